@@ -1,0 +1,12 @@
+# Writes a .cpp that holds the docs assets as string constants (raw string literals).
+function(embed var path out)
+  file(READ ${path} content)
+  set(delim "imagecpp_asset")
+  string(APPEND ${out} "const std::string_view ${var} = R\"${delim}(${content})${delim}\";\n")
+  set(${out} ${${out}} PARENT_SCOPE)
+endfunction()
+set(body "#include \"api/assets.hpp\"\nnamespace imagecpp::assets {\n")
+embed(openapi_json ${OPENAPI} body)
+embed(docs_html ${DOCS} body)
+string(APPEND body "}  // namespace imagecpp::assets\n")
+file(WRITE ${OUT} "${body}")

@@ -1,0 +1,30 @@
+#!/usr/bin/env bash
+# Installs the Debian packages imagecpp needs to build, run and test.
+# Idempotent: only asks apt when something is missing.
+set -euo pipefail
+
+build_pkgs=(
+  build-essential cmake ninja-build pkg-config
+  libvips-dev libboost1.81-dev libboost-json1.81-dev libboost-url1.81-dev
+  libhiredis-dev librabbitmq-dev liblmdb-dev libsimdjson-dev
+  libspdlog-dev libfmt-dev libcli11-dev
+)
+test_pkgs=(
+  libgtest-dev libgmock-dev curl python3
+  redis-server rabbitmq-server amqp-tools
+  libsixel-examples libsdl2-image-tests
+)
+
+want=("${build_pkgs[@]}")
+if [[ "${1:-}" == "--test" ]]; then want+=("${test_pkgs[@]}"); fi
+
+missing=()
+for p in "${want[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if ((${#missing[@]})); then
+  echo "installing: ${missing[*]}"
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq
+  apt-get install -y -qq --no-install-recommends "${missing[@]}"
+fi

@@ -1,0 +1,46 @@
+#pragma once
+// The service's typed errors. Code anywhere throws these; the HTTP edge maps them to a status
+// and a body in exactly one place (api/error_response.cpp).
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+namespace imagecpp {
+
+enum class ErrorCode {
+  bad_input,          // 400, with one FieldError per problem
+  unauthorized,       // 401
+  not_found,          // 404
+  method_not_allowed, // 405
+  payload_too_large,  // 413
+  unavailable,        // 503: a dependency (store, auth service) is down or timed out
+  overloaded,         // 503: the image work queue is full
+  internal,           // 500
+};
+
+struct FieldError {
+  std::string path;
+  std::string message;
+};
+
+class Error : public std::runtime_error {
+ public:
+  // `detail` is for logs only and never reaches a client.
+  Error(ErrorCode code, std::string detail, std::vector<FieldError> fields = {})
+      : std::runtime_error(std::move(detail)), code_(code), fields_(std::move(fields)) {}
+
+  static Error bad_input(std::string path, std::string message) {
+    std::string detail = path + ": " + message;
+    return Error(ErrorCode::bad_input, std::move(detail),
+                 {FieldError{std::move(path), std::move(message)}});
+  }
+
+  ErrorCode code() const noexcept { return code_; }
+  const std::vector<FieldError>& fields() const noexcept { return fields_; }
+
+ private:
+  ErrorCode code_;
+  std::vector<FieldError> fields_;
+};
+
+}  // namespace imagecpp

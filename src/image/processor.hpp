@@ -1,0 +1,47 @@
+#pragma once
+// The image work, on libvips. Everything here is CPU-bound and blocking: callers run it on the
+// worker pool, never on a network thread. Functions throw imagecpp::Error.
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+
+#include "image/format.hpp"
+
+namespace imagecpp::image {
+
+struct Limits {
+  std::uint64_t max_pixels = 50'000'000;  // width x height, checked from the header
+};
+
+struct ImageInfo {
+  Format format;
+  Dimensions dimensions;
+};
+
+// Sniffs the format and reads width and height from the header without decoding pixels.
+// Throws Error(bad_input, path "image") when the bytes are not an accepted, well-formed image
+// header or exceed the pixel limit.
+ImageInfo inspect(std::string_view bytes, const Limits& limits);
+
+struct Rendered {
+  std::string jpeg;       // encoded JPEG; empty when `passthrough`
+  bool passthrough = false;  // the original JPEG bytes are already the answer
+};
+
+struct RenderOptions {
+  std::optional<int> box;  // fit inside box x box, never upscale; nullopt = full size
+  int quality = 80;
+};
+
+// Makes the JPEG answer for an original: shrink-on-load, EXIF auto-rotation, sRGB, alpha
+// flattened on white, metadata stripped, first frame of an animation. When the original is a
+// JPEG that already fits and needs no change, returns passthrough instead of re-encoding.
+// Throws Error(bad_input) when the original cannot be decoded.
+Rendered render_jpeg(std::string_view original, const RenderOptions& options, const Limits& limits);
+
+// Once per process, before any other call: starts libvips, turns its operation cache off and
+// limits it to the loaders the service accepts.
+void init_vips(const char* argv0);
+
+}  // namespace imagecpp::image
