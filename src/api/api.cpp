@@ -1,0 +1,317 @@
+#include "api/api.hpp"
+
+#include <spdlog/spdlog.h>
+
+#include <algorithm>
+#include <boost/beast/core/string.hpp>
+#include <boost/beast/http/field.hpp>
+#include <boost/url/parse.hpp>
+
+#include "api/assets.hpp"
+#include "api/image_payload.hpp"
+#include "api/responses.hpp"
+#include "api/router.hpp"
+#include "api/size.hpp"
+#include "auth/bearer.hpp"
+#include "core/base64.hpp"
+#include "core/uuid.hpp"
+
+namespace imagecpp::api {
+namespace bhttp = boost::beast::http;
+using boost::asio::awaitable;
+
+namespace {
+
+constexpr std::string_view kCorrelationHeader = "correlation_id";
+constexpr std::string_view kAllowHeaders =
+    "Origin, Authorization, Content-Type, Size, correlation_id, If-None-Match";
+
+std::optional<std::string_view> header(const http::Request& r, std::string_view name) {
+  const auto it = r.find(name);
+  if (it == r.end()) return std::nullopt;
+  return it->value();
+}
+
+// A client's correlation id is echoed into headers and logs: accept only a short printable token.
+std::string correlation_id_of(const http::Request& r) {
+  const auto given = header(r, kCorrelationHeader);
+  const bool usable = given && !given->empty() && given->size() <= 128 &&
+                      std::all_of(given->begin(), given->end(),
+                                  [](unsigned char c) { return c > 0x20 && c < 0x7f; });
+  return usable ? std::string(*given) : uuid::generate();
+}
+
+bool etag_matches(std::string_view if_none_match, std::string_view etag) {
+  while (!if_none_match.empty()) {
+    const auto comma = if_none_match.find(',');
+    std::string_view candidate = if_none_match.substr(0, comma);
+    while (!candidate.empty() && (candidate.front() == ' ' || candidate.front() == '\t')) {
+      candidate.remove_prefix(1);
+    }
+    while (!candidate.empty() && (candidate.back() == ' ' || candidate.back() == '\t')) {
+      candidate.remove_suffix(1);
+    }
+    if (candidate.starts_with("W/")) candidate.remove_prefix(2);  // weak comparison (RFC 9110)
+    if (candidate == "*" || candidate == etag) return true;
+    if (comma == std::string_view::npos) break;
+    if_none_match.remove_prefix(comma + 1);
+  }
+  return false;
+}
+
+std::string allowed_sizes_message(const std::vector<int>& sizes) {
+  std::string message = "Size must be one of";
+  for (std::size_t i = 0; i < sizes.size(); ++i) {
+    message += (i == 0 ? " " : ", ") + std::to_string(sizes[i]);
+  }
+  return message;
+}
+
+std::string image_json(std::string_view id, const image::Image& image) {
+  const std::string_view mime = image::mime_type(image.format);
+  std::string body;
+  body.reserve(40 + id.size() + mime.size() + base64::encoded_size(image.bytes->size()));
+  body.append(R"({"id":")").append(id).append(R"(","image":"data:)").append(mime);
+  body.append(";base64,");
+  base64::encode_append(*image.bytes, body);
+  body.append("\"}");
+  return body;
+}
+
+std::string media_type(std::string_view content_type) {
+  const auto end = content_type.find(';');
+  std::string_view type = content_type.substr(0, end);
+  while (!type.empty() && type.back() == ' ') type.remove_suffix(1);
+  std::string lower(type);
+  std::transform(lower.begin(), lower.end(), lower.begin(),
+                 [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+  return lower;
+}
+
+// How an upload body is to be read, from its declared type (the bytes are sniffed anyway).
+enum class BodyKind { json, raw, unsupported };
+
+BodyKind body_kind(const http::Request& r) {
+  const auto declared = header(r, "Content-Type");
+  if (!declared) {
+    const auto first = r.body().find_first_not_of(" \t\r\n");
+    return first != std::string::npos && r.body()[first] == '{' ? BodyKind::json : BodyKind::raw;
+  }
+  const std::string type = media_type(*declared);
+  if (type == "application/json" || type.ends_with("+json")) return BodyKind::json;
+  if (type.starts_with("image/") || type == "application/octet-stream") return BodyKind::raw;
+  return BodyKind::unsupported;
+}
+
+}  // namespace
+
+struct Api::Context {
+  http::Request& request;
+  http::Exchange& exchange;
+  RouteMatch match;
+  boost::urls::url_view url;
+  unsigned version;
+};
+
+Api::Api(ApiSettings settings, image::ImageService& images, auth::Verifier& verifier,
+         store::Store& store, metrics::Registry& metrics)
+    : settings_(std::move(settings)),
+      images_(images),
+      verifier_(verifier),
+      store_(store),
+      metrics_(metrics) {}
+
+awaitable<http::Response> Api::handle(http::Request& request, http::Exchange& exchange) {
+  exchange.correlation_id = correlation_id_of(request);
+  const unsigned version = request.version();
+  const auto url = boost::urls::parse_origin_form(request.target());
+  if (!url) {
+    http::Response response = status_response(400, version);
+    Context ctx{request, exchange, {}, {}, version};
+    finish(ctx, response);
+    co_return response;
+  }
+  Context ctx{request, exchange, match_route(url->path()), *url, version};
+  exchange.route = std::string(ctx.match.label);
+  http::Response response;
+  try {
+    response = co_await dispatch(ctx);
+  } catch (const Error& e) {
+    if (e.code() == ErrorCode::internal || e.code() == ErrorCode::unavailable) {
+      spdlog::error("[{}] {} {}: {}", exchange.correlation_id, request.method_string(),
+                    exchange.route, e.what());
+    }
+    response = error_response(e, version);
+  } catch (const std::exception& e) {
+    spdlog::error("[{}] {} {}: unexpected: {}", exchange.correlation_id, request.method_string(),
+                  exchange.route, e.what());
+    response = status_response(500, version);
+  }
+  finish(ctx, response);
+  co_return response;
+}
+
+http::Response Api::early(unsigned status, unsigned version) const {
+  http::Response response = status_response(status, version);
+  response.set("X-Content-Type-Options", "nosniff");
+  return response;
+}
+
+awaitable<http::Response> Api::dispatch(Context& ctx) {
+  const Route route = ctx.match.route;
+  const auto method = ctx.request.method();
+  if (route == Route::unknown) co_return status_response(404, ctx.version);
+  if (method == bhttp::verb::options) {
+    http::Response response = bytes_response(204, nullptr, "text/plain", ctx.version);
+    response.erase(bhttp::field::content_type);
+    response.set(bhttp::field::allow, allowed_methods(route));
+    response.set(bhttp::field::access_control_allow_methods, "GET, HEAD, POST, OPTIONS");
+    response.set(bhttp::field::access_control_allow_headers, kAllowHeaders);
+    response.set(bhttp::field::access_control_max_age, "600");
+    co_return response;
+  }
+  const bool reading = method == bhttp::verb::get || method == bhttp::verb::head;
+  const bool allowed = route == Route::upload ? method == bhttp::verb::post : reading;
+  if (!allowed) {
+    http::Response response = status_response(405, ctx.version);
+    response.set(bhttp::field::allow, allowed_methods(route));
+    co_return response;
+  }
+  switch (route) {
+    case Route::upload:
+      co_return co_await upload(ctx);
+    case Route::image:
+      co_return co_await read(ctx, false);
+    case Route::image_jpeg:
+      co_return co_await read(ctx, true);
+    case Route::readyz:
+      co_return co_await readyz(ctx);
+    default:
+      co_return ops(ctx);
+  }
+}
+
+awaitable<void> Api::authenticate(Context& ctx) {
+  const auto value = header(ctx.request, "Authorization");
+  const auto token = value ? auth::parse_bearer(*value) : std::nullopt;
+  if (!token) throw Error(ErrorCode::unauthorized, "no bearer token");
+  const auth::User user = co_await verifier_.verify(std::string(*token));
+  ctx.exchange.user = user.id;
+}
+
+awaitable<http::Response> Api::upload(Context& ctx) {
+  co_await authenticate(ctx);
+  std::string& body = ctx.request.body();
+  if (body.empty()) throw Error::bad_input("image", "image is required");
+  std::string bytes;
+  switch (body_kind(ctx.request)) {
+    case BodyKind::json:
+      bytes = decode_json_upload(body);
+      break;
+    case BodyKind::raw:
+      bytes = std::move(body);
+      break;
+    case BodyKind::unsupported:
+      throw Error::bad_input("image",
+                             "unsupported Content-Type: send application/json or the image bytes "
+                             "with an image/* type");
+  }
+  const std::string id = co_await images_.create(std::move(bytes));
+  co_return json_response(200, R"({"id":")" + id + "\"}", ctx.version);
+}
+
+awaitable<http::Response> Api::read(Context& ctx, bool as_jpeg) {
+  const auto params = ctx.url.params();
+  auto query_size = [&]() -> std::optional<std::string> {
+    for (const char* key : {"Size", "size"}) {
+      if (const auto it = params.find(key); it != params.end()) return (*it).value;
+    }
+    return std::nullopt;
+  }();
+  const SizeChoice size =
+      choose_size(query_size ? std::optional<std::string_view>(*query_size) : std::nullopt,
+                  header(ctx.request, "Size"), settings_.sizes);
+  std::vector<FieldError> problems;
+  if (!uuid::is_valid(ctx.match.id)) problems.push_back({"id", "id must be a UUID"});
+  if (!size.valid) problems.push_back({"size", allowed_sizes_message(settings_.sizes)});
+  if (!problems.empty()) throw Error(ErrorCode::bad_input, "bad read", std::move(problems));
+  if (settings_.private_reads) co_await authenticate(ctx);
+
+  const std::string id = uuid::normalize(ctx.match.id);
+  const std::string etag = "\"" + id + "-" + (size.size ? std::to_string(*size.size) : "o") +
+                           (as_jpeg ? "-jpeg\"" : "-json\"");
+  const std::string_view cache_control = settings_.private_reads
+                                             ? "private, max-age=31536000, immutable"
+                                             : "public, max-age=31536000, immutable";
+  http::Response response;
+  const auto if_none_match = header(ctx.request, "If-None-Match");
+  if (if_none_match && etag_matches(*if_none_match, etag)) {
+    // Images are immutable per id and Size: a matching tag needs no store lookup.
+    response = bytes_response(304, nullptr, "", ctx.version);
+    response.erase(bhttp::field::content_type);
+    response.erase(bhttp::field::content_length);
+  } else {
+    const image::Image image = size.size ? co_await images_.variant(id, *size.size)
+                               : as_jpeg ? co_await images_.original_jpeg(id)
+                                         : co_await images_.original(id);
+    response = as_jpeg
+                   ? bytes_response(200, image.bytes, image::mime_type(image.format), ctx.version)
+                   : json_response(200, image_json(id, image), ctx.version);
+  }
+  response.set(bhttp::field::etag, etag);
+  response.set(bhttp::field::cache_control, cache_control);
+  co_return response;
+}
+
+awaitable<http::Response> Api::readyz(Context& ctx) {
+  const bool store_ok = co_await store_.ping();
+  if (store_ok) co_return json_response(200, R"({"status":"ready","store":"ok"})", ctx.version);
+  http::Response response =
+      json_response(503, R"({"status":"unready","store":"unavailable"})", ctx.version);
+  response.set(bhttp::field::retry_after, "1");
+  co_return response;
+}
+
+http::Response Api::ops(Context& ctx) {
+  switch (ctx.match.route) {
+    case Route::docs: {
+      http::Response response = bytes_response(200, share(std::string(assets::docs_html)),
+                                               "text/html; charset=utf-8", ctx.version);
+      response.set("Content-Security-Policy",
+                   "default-src 'none'; style-src 'unsafe-inline'; frame-ancestors 'none'");
+      return response;
+    }
+    case Route::openapi:
+      return bytes_response(200, share(std::string(assets::openapi_json)), "application/json",
+                            ctx.version);
+    case Route::healthz:
+      return json_response(200, R"({"status":"ok"})", ctx.version);
+    case Route::metrics:
+      return bytes_response(200, share(metrics_.render()), "text/plain; version=0.0.4",
+                            ctx.version);
+    default:
+      return status_response(404, ctx.version);
+  }
+}
+
+void Api::finish(Context& ctx, http::Response& response) const {
+  response.set(kCorrelationHeader, ctx.exchange.correlation_id);
+  response.set("X-Content-Type-Options", "nosniff");
+  if (const auto origin = header(ctx.request, "Origin")) {
+    const auto& allowed = settings_.cors_origins;
+    const bool any = std::find(allowed.begin(), allowed.end(), "*") != allowed.end();
+    if (any) {
+      response.set(bhttp::field::access_control_allow_origin, "*");
+    } else if (std::find(allowed.begin(), allowed.end(), *origin) != allowed.end()) {
+      response.set(bhttp::field::access_control_allow_origin, *origin);
+      response.set(bhttp::field::vary, "Origin");
+    }
+    response.set(bhttp::field::access_control_expose_headers, "ETag, correlation_id");
+  }
+  if (ctx.request.method() == bhttp::verb::head) {
+    // Same headers as GET, Content-Length included, no body.
+    response.body() = nullptr;
+  }
+}
+
+}  // namespace imagecpp::api

@@ -1,0 +1,48 @@
+#pragma once
+// The HTTP application: routes a request, applies auth, CORS, correlation ids and caching
+// headers, calls the image domain, and turns every outcome into the contract's answer.
+#include <string>
+#include <vector>
+
+#include "auth/verifier.hpp"
+#include "http/types.hpp"
+#include "image/image_service.hpp"
+#include "metrics/registry.hpp"
+#include "store/store.hpp"
+
+namespace imagecpp::api {
+
+struct ApiSettings {
+  std::vector<int> sizes{160, 320, 640, 800, 1024, 1200};
+  bool private_reads = false;
+  std::vector<std::string> cors_origins{"*"};
+};
+
+class Api {
+ public:
+  Api(ApiSettings settings, image::ImageService& images, auth::Verifier& verifier,
+      store::Store& store, metrics::Registry& metrics);
+
+  boost::asio::awaitable<http::Response> handle(http::Request& request, http::Exchange& exchange);
+
+  // For requests the server rejects before they reach handle().
+  http::Response early(unsigned status, unsigned version) const;
+
+ private:
+  struct Context;
+  boost::asio::awaitable<http::Response> dispatch(Context& ctx);
+  boost::asio::awaitable<http::Response> upload(Context& ctx);
+  boost::asio::awaitable<http::Response> read(Context& ctx, bool as_jpeg);
+  boost::asio::awaitable<http::Response> readyz(Context& ctx);
+  http::Response ops(Context& ctx);
+  boost::asio::awaitable<void> authenticate(Context& ctx);
+  void finish(Context& ctx, http::Response& response) const;
+
+  const ApiSettings settings_;
+  image::ImageService& images_;
+  auth::Verifier& verifier_;
+  store::Store& store_;
+  metrics::Registry& metrics_;
+};
+
+}  // namespace imagecpp::api

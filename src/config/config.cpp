@@ -1,0 +1,140 @@
+#include "config/config.hpp"
+
+#include <CLI/CLI.hpp>
+#include <cstdlib>
+#include <iostream>
+#include <map>
+#include <thread>
+
+namespace imagecpp::config {
+namespace {
+
+unsigned cores() {
+  return std::max(1u, std::thread::hardware_concurrency());
+}
+
+// The Go peers read SERVER_PORT, the Node peers PORT: PORT wins when both are set.
+void apply_port_env(Config& c) {
+  for (const char* name : {"SERVER_PORT", "PORT"}) {
+    if (const char* v = std::getenv(name); v != nullptr && *v != '\0') {
+      c.port = static_cast<std::uint16_t>(std::stoul(v));
+    }
+  }
+}
+
+template <class Rep>
+CLI::Option* seconds_option(CLI::App& app, const std::string& flag, std::chrono::seconds& value,
+                            const std::string& env, const std::string& help) {
+  return app
+      .add_option_function<Rep>(
+          flag, [&value](const Rep& s) { value = std::chrono::seconds(s); }, help)
+      ->envname(env)
+      ->default_str(std::to_string(value.count()))
+      ->check(CLI::PositiveNumber);
+}
+
+void add_http_options(CLI::App& app, Config& c) {
+  app.add_option("--port", c.port, "Listening port (env PORT or SERVER_PORT)");
+  app.add_option("--bind", c.bind_address, "Listening address")->envname("IMAGE_BIND");
+  app.add_option("--io-threads", c.io_threads, "Network threads, 0 = number of cores")
+      ->envname("IMAGE_IO_THREADS");
+  app.add_option("--max-body-bytes", c.max_body_bytes, "Largest request body")
+      ->envname("IMAGE_MAX_BODY_BYTES")
+      ->check(CLI::PositiveNumber);
+  seconds_option<long>(app, "--header-timeout", c.header_timeout, "IMAGE_HEADER_TIMEOUT",
+                       "Seconds to read a request's header once it starts");
+  seconds_option<long>(app, "--idle-timeout", c.idle_timeout, "IMAGE_IDLE_TIMEOUT",
+                       "Seconds an idle keep-alive connection stays open");
+  seconds_option<long>(app, "--body-timeout", c.body_timeout, "IMAGE_BODY_TIMEOUT",
+                       "Seconds to receive a request body");
+  seconds_option<long>(app, "--shutdown-timeout", c.shutdown_timeout, "IMAGE_SHUTDOWN_TIMEOUT",
+                       "Seconds in-flight requests get to finish on SIGTERM");
+  app.add_option("--cors-origins", c.cors_origins, "Allowed CORS origins ('*' = any)")
+      ->envname("IMAGE_CORS_ORIGINS")
+      ->delimiter(',');
+}
+
+void add_image_options(CLI::App& app, Config& c) {
+  app.add_option("--sizes", c.sizes, "Allowed Size values")
+      ->envname("IMAGE_SIZES")
+      ->delimiter(',')
+      ->check(CLI::Range(1, 10000));
+  app.add_option("--jpeg-quality", c.jpeg_quality, "JPEG quality of variants")
+      ->envname("IMAGE_JPEG_QUALITY")
+      ->check(CLI::Range(1, 100));
+  app.add_option("--max-pixels", c.max_pixels, "Largest image, width x height")
+      ->envname("IMAGE_MAX_PIXELS")
+      ->check(CLI::PositiveNumber);
+  app.add_option("--workers", c.workers, "Image computations at once, 0 = number of cores")
+      ->envname("IMAGE_WORKERS");
+  app.add_option("--queue-limit", c.queue_limit, "Image jobs waiting beyond the workers")
+      ->envname("IMAGE_QUEUE_LIMIT");
+}
+
+void add_store_options(CLI::App& app, Config& c) {
+  app.add_option("--data-dir", c.data_dir, "Embedded store (LMDB) directory")
+      ->envname("IMAGE_DATA_DIR");
+  app.add_option("--lmdb-map-size", c.lmdb_map_size, "Largest embedded store, bytes")
+      ->envname("IMAGE_LMDB_MAP_SIZE")
+      ->check(CLI::PositiveNumber);
+}
+
+void add_auth_options(CLI::App& app, Config& c) {
+  const std::map<std::string, AuthMode> modes{{"remote", AuthMode::remote},
+                                              {"static", AuthMode::static_tokens}};
+  app.add_option("--auth-mode", c.auth_mode, "Token check: remote (auth service) or static")
+      ->envname("IMAGE_AUTH_MODE")
+      ->transform(CLI::CheckedTransformer(modes, CLI::ignore_case))
+      ->default_str("remote");
+  app.add_option("--auth-service-url", c.auth_service_url, "Auth service base URL")
+      ->envname("AUTH_SERVICE_URL");
+  app.add_option("--tokens-file", c.tokens_file, "Static mode: lines 'token user_id [name]'")
+      ->envname("IMAGE_TOKENS_FILE");
+  app.add_flag("--private-reads", c.private_reads, "Reads need a valid token too")
+      ->envname("IMAGE_PRIVATE_READS");
+}
+
+void add_log_options(CLI::App& app, Config& c) {
+  const std::map<std::string, LogFormat> formats{{"text", LogFormat::text},
+                                                 {"json", LogFormat::json}};
+  app.add_option("--log-format", c.log_format, "Log lines: text or json")
+      ->envname("IMAGE_LOG_FORMAT")
+      ->transform(CLI::CheckedTransformer(formats, CLI::ignore_case))
+      ->default_str("text");
+  app.add_option("--log-level", c.log_level, "trace, debug, info, warn, error")
+      ->envname("IMAGE_LOG_LEVEL")
+      ->check(CLI::IsMember({"trace", "debug", "info", "warn", "error", "critical", "off"}));
+}
+
+}  // namespace
+
+unsigned Config::effective_io_threads() const {
+  return io_threads ? io_threads : cores();
+}
+unsigned Config::effective_workers() const {
+  return workers ? workers : cores();
+}
+
+std::optional<Config> load(int argc, char** argv, int& exit_code) {
+  Config c;
+  apply_port_env(c);
+  CLI::App app{"imagecpp: stores product images and serves them resized"};
+  app.option_defaults()->always_capture_default();
+  add_http_options(app, c);
+  add_image_options(app, c);
+  add_store_options(app, c);
+  add_auth_options(app, c);
+  add_log_options(app, c);
+  try {
+    app.parse(argc, argv);
+    if (c.auth_mode == AuthMode::static_tokens && c.tokens_file.empty()) {
+      throw CLI::ValidationError("--tokens-file", "static auth mode needs a tokens file");
+    }
+  } catch (const CLI::ParseError& e) {
+    exit_code = app.exit(e);
+    return std::nullopt;
+  }
+  return c;
+}
+
+}  // namespace imagecpp::config

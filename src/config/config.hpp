@@ -1,0 +1,57 @@
+#pragma once
+// Every setting of the service, with its default. Loaded from the environment (names compatible
+// with the Node and Go peers, IMAGE_* for the rest) and overridden by command-line flags.
+#include <chrono>
+#include <cstdint>
+#include <filesystem>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace imagecpp::config {
+
+enum class AuthMode { remote, static_tokens };
+enum class LogFormat { text, json };
+
+struct Config {
+  // HTTP
+  std::string bind_address = "0.0.0.0";
+  std::uint16_t port = 3001;
+  unsigned io_threads = 0;  // 0 = number of cores
+  std::uint64_t max_body_bytes = 16ull << 20;
+  std::chrono::seconds header_timeout{10};
+  std::chrono::seconds idle_timeout{60};
+  std::chrono::seconds body_timeout{60};
+  std::chrono::seconds shutdown_timeout{20};
+  std::vector<std::string> cors_origins{"*"};
+
+  // Images
+  std::vector<int> sizes{160, 320, 640, 800, 1024, 1200};
+  int jpeg_quality = 80;
+  std::uint64_t max_pixels = 50'000'000;
+  unsigned workers = 0;       // 0 = number of cores
+  unsigned queue_limit = 64;  // image jobs waiting beyond the workers before 503
+
+  // Storage
+  std::filesystem::path data_dir = "./data";
+  std::uint64_t lmdb_map_size = 64ull << 30;
+
+  // Auth
+  AuthMode auth_mode = AuthMode::remote;
+  std::string auth_service_url = "http://localhost:3000";
+  std::filesystem::path tokens_file;
+  bool private_reads = false;
+
+  // Logs
+  LogFormat log_format = LogFormat::text;
+  std::string log_level = "info";
+
+  unsigned effective_io_threads() const;
+  unsigned effective_workers() const;
+};
+
+// Parses the environment and argv. Returns nullopt after printing --help or a usage error
+// (then `exit_code` says how to exit).
+std::optional<Config> load(int argc, char** argv, int& exit_code);
+
+}  // namespace imagecpp::config

@@ -1,0 +1,107 @@
+#pragma once
+// Concurrent requests for the same missing thing share one computation: the first caller for a
+// key runs the work, later callers for that key wait for its result (or its exception).
+#include <boost/asio/any_completion_handler.hpp>
+#include <boost/asio/any_io_executor.hpp>
+#include <boost/asio/associated_executor.hpp>
+#include <boost/asio/async_result.hpp>
+#include <boost/asio/awaitable.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <exception>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+namespace imagecpp {
+
+template <class T>
+class SingleFlight {
+ public:
+  // `work` is a callable returning awaitable<T>; it runs at most once at a time per key.
+  template <class Work>
+  boost::asio::awaitable<T> run(const std::string& key, Work work) {
+    for (;;) {
+      if (claim(key)) co_return co_await lead(key, work);
+      // A nullopt means the flight ended before we joined it: try again (the work itself is
+      // expected to find the now-stored result).
+      std::optional<T> shared = co_await join(key);
+      if (shared) co_return std::move(*shared);
+    }
+  }
+
+  std::size_t in_flight() const {
+    const std::lock_guard lock(mutex_);
+    return flights_.size();
+  }
+
+ private:
+  using Signature = void(std::exception_ptr, std::optional<T>);
+  using Handler = boost::asio::any_completion_handler<Signature>;
+  struct Waiter {
+    Handler handler;
+    boost::asio::any_io_executor executor;  // where the waiting coroutine resumes
+  };
+
+  bool claim(const std::string& key) {
+    const std::lock_guard lock(mutex_);
+    return flights_.try_emplace(key).second;
+  }
+
+  template <class Work>
+  boost::asio::awaitable<T> lead(const std::string& key, Work& work) {
+    std::exception_ptr error;
+    std::optional<T> result;
+    try {
+      result.emplace(co_await work());
+    } catch (...) {
+      error = std::current_exception();
+    }
+    std::vector<Waiter> waiters;
+    {
+      const std::lock_guard lock(mutex_);
+      auto node = flights_.extract(key);
+      waiters = std::move(node.mapped());
+    }
+    for (auto& waiter : waiters) complete(std::move(waiter), error, result);
+    if (error) std::rethrow_exception(error);
+    co_return std::move(*result);
+  }
+
+  boost::asio::awaitable<std::optional<T>> join(const std::string& key) {
+    return boost::asio::async_initiate<const boost::asio::use_awaitable_t<>&, Signature>(
+        [this, &key](auto handler) {
+          std::unique_lock lock(mutex_);
+          const auto it = flights_.find(key);
+          if (it == flights_.end()) {
+            lock.unlock();
+            complete(make_waiter(std::move(handler)), nullptr, std::nullopt);
+            return;
+          }
+          it->second.push_back(make_waiter(std::move(handler)));
+        },
+        boost::asio::use_awaitable);
+  }
+
+  template <class CompletionHandler>
+  static Waiter make_waiter(CompletionHandler handler) {
+    boost::asio::any_io_executor executor = boost::asio::get_associated_executor(handler);
+    return Waiter{Handler(std::move(handler)), std::move(executor)};
+  }
+
+  // Resumes a waiter on its own executor, never inline on the leader's thread.
+  static void complete(Waiter waiter, std::exception_ptr error, std::optional<T> result) {
+    auto executor = waiter.executor;
+    boost::asio::post(executor, [handler = std::move(waiter.handler), error,
+                                 result = std::move(result)]() mutable {
+      std::move(handler)(error, std::move(result));
+    });
+  }
+
+  mutable std::mutex mutex_;
+  std::unordered_map<std::string, std::vector<Waiter>> flights_;
+};
+
+}  // namespace imagecpp

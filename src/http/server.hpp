@@ -1,0 +1,69 @@
+#pragma once
+// HTTP/1.1 server on Beast: one io_context run by one thread per core, each connection on its own
+// strand, one coroutine per connection. Keep-alive, bounded header and body reads, timeouts for
+// idle connections and slow clients, and a graceful drain on shutdown.
+#include <atomic>
+#include <boost/asio/io_context.hpp>
+#include <chrono>
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "http/types.hpp"
+
+namespace imagecpp::http {
+
+struct ServerSettings {
+  std::string address = "0.0.0.0";
+  std::uint16_t port = 3001;
+  unsigned threads = 1;
+  std::uint64_t max_body_bytes = 16ull << 20;
+  std::uint32_t max_header_bytes = 16 * 1024;
+  std::chrono::seconds header_timeout{10};
+  std::chrono::seconds idle_timeout{60};
+  std::chrono::seconds body_timeout{60};
+};
+
+struct AccessRecord {
+  std::string_view method;
+  std::string_view target;
+  const Exchange& exchange;
+  unsigned status;
+  std::uint64_t bytes;
+  std::chrono::steady_clock::duration duration;
+};
+
+using AccessObserver = std::function<void(const AccessRecord&)>;
+
+class Server {
+ public:
+  Server(ServerSettings settings, Handler handler, EarlyResponder early, AccessObserver observer);
+  ~Server();
+  Server(const Server&) = delete;
+  Server& operator=(const Server&) = delete;
+
+  // Binds (throws on failure) and starts the network threads.
+  void start();
+  std::uint16_t port() const noexcept { return bound_port_; }
+  boost::asio::io_context& context() noexcept { return ioc_; }
+
+  // Stops accepting, closes idle connections, lets in-flight requests finish for up to `grace`,
+  // then stops the network threads. Safe to call from any thread, once.
+  void shutdown(std::chrono::seconds grace);
+
+  // Blocks until the network threads have ended.
+  void join();
+
+  std::size_t open_connections() const;
+
+ private:
+  struct State;
+  boost::asio::io_context ioc_;
+  std::shared_ptr<State> state_;
+  std::vector<std::thread> threads_;
+  std::uint16_t bound_port_ = 0;
+};
+
+}  // namespace imagecpp::http

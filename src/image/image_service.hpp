@@ -1,0 +1,65 @@
+#pragma once
+// The image domain: create an image, find it, and make each resized variant once. Talks to a
+// Store and a WorkerPool only; knows no HTTP and no storage engine.
+#include <atomic>
+#include <boost/asio/awaitable.hpp>
+#include <string>
+
+#include "core/bytes.hpp"
+#include "core/single_flight.hpp"
+#include "core/worker_pool.hpp"
+#include "image/format.hpp"
+#include "image/processor.hpp"
+#include "store/store.hpp"
+
+namespace imagecpp::image {
+
+struct Image {
+  SharedBytes bytes;
+  Format format;
+};
+
+struct ServiceSettings {
+  int jpeg_quality = 80;
+  Limits limits;
+};
+
+struct ServiceStats {
+  std::atomic<std::uint64_t> variants_computed{0};
+  std::atomic<std::uint64_t> uploads{0};
+};
+
+class ImageService {
+ public:
+  ImageService(store::Store& store, WorkerPool& workers, ServiceSettings settings);
+
+  // Validates the bytes as an accepted image within limits, stores them under a new id and
+  // returns the id once the store acknowledged the write.
+  boost::asio::awaitable<std::string> create(std::string bytes);
+
+  // The original as stored. Throws Error(not_found).
+  boost::asio::awaitable<Image> original(const std::string& id);
+
+  // The JPEG variant fitted in size x size, computed once and stored under "{id}_{size}".
+  boost::asio::awaitable<Image> variant(const std::string& id, int size);
+
+  // The original as JPEG: itself when it is one, else converted once and stored "{id}_jpeg".
+  boost::asio::awaitable<Image> original_jpeg(const std::string& id);
+
+  const ServiceStats& stats() const noexcept { return stats_; }
+
+ private:
+  boost::asio::awaitable<SharedBytes> load_original(const std::string& id);
+  boost::asio::awaitable<Image> derived(const std::string& id, const std::string& key,
+                                        std::optional<int> box);
+  boost::asio::awaitable<SharedBytes> compute(const std::string& id, const std::string& key,
+                                              std::optional<int> box);
+
+  store::Store& store_;
+  WorkerPool& workers_;
+  const ServiceSettings settings_;
+  SingleFlight<SharedBytes> flights_;
+  ServiceStats stats_;
+};
+
+}  // namespace imagecpp::image

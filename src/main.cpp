@@ -1,0 +1,113 @@
+// imagecpp: wires configuration, storage, auth, the image domain and the HTTP server, then runs
+// until SIGTERM or SIGINT and drains in-flight requests before exiting 0.
+#include <spdlog/spdlog.h>
+
+#include <boost/asio/signal_set.hpp>
+#include <boost/asio/thread_pool.hpp>
+#include <csignal>
+#include <memory>
+
+#include "api/api.hpp"
+#include "auth/static_verifier.hpp"
+#include "config/config.hpp"
+#include "core/worker_pool.hpp"
+#include "http/server.hpp"
+#include "image/image_service.hpp"
+#include "image/processor.hpp"
+#include "log/logging.hpp"
+#include "metrics/registry.hpp"
+#include "store/lmdb_store.hpp"
+
+namespace {
+
+using namespace imagecpp;
+
+std::unique_ptr<auth::Verifier> make_verifier(const config::Config& c) {
+  if (c.auth_mode == config::AuthMode::static_tokens) {
+    return std::make_unique<auth::StaticVerifier>(auth::StaticVerifier::from_file(c.tokens_file));
+  }
+  throw std::runtime_error(
+      "remote auth mode is not available in this build yet: use --auth-mode static "
+      "--tokens-file FILE");
+}
+
+void register_samples(metrics::Registry& registry, const image::ImageService& images,
+                      const WorkerPool& workers) {
+  registry.add_sample("imagecpp_variants_computed_total", "counter",
+                      "Variants (and JPEG conversions) computed and stored.", [&images] {
+                        return static_cast<double>(images.stats().variants_computed.load());
+                      });
+  registry.add_sample("imagecpp_uploads_total", "counter", "Images stored.",
+                      [&images] { return static_cast<double>(images.stats().uploads.load()); });
+  registry.add_sample("imagecpp_image_jobs_pending", "gauge",
+                      "Image jobs running or queued on the worker pool.",
+                      [&workers] { return static_cast<double>(workers.pending()); });
+}
+
+int run(const config::Config& c, const char* argv0) {
+  image::init_vips(argv0);
+  auto verifier = make_verifier(c);
+
+  boost::asio::thread_pool blocking(2);  // store writes: fsync must not hold a network thread
+  store::LmdbStore store(store::LmdbConfig{.dir = c.data_dir, .map_size = c.lmdb_map_size},
+                         blocking.get_executor());
+  WorkerPool workers(c.effective_workers(), c.queue_limit);
+  image::ImageService images(store, workers,
+                             image::ServiceSettings{.jpeg_quality = c.jpeg_quality,
+                                                    .limits = {.max_pixels = c.max_pixels}});
+  metrics::Registry registry;
+  register_samples(registry, images, workers);
+  api::Api api(
+      api::ApiSettings{
+          .sizes = c.sizes, .private_reads = c.private_reads, .cors_origins = c.cors_origins},
+      images, *verifier, store, registry);
+
+  http::Server server(
+      http::ServerSettings{.address = c.bind_address,
+                           .port = c.port,
+                           .threads = c.effective_io_threads(),
+                           .max_body_bytes = c.max_body_bytes,
+                           .header_timeout = c.header_timeout,
+                           .idle_timeout = c.idle_timeout,
+                           .body_timeout = c.body_timeout},
+      [&api](http::Request& req, http::Exchange& ex) { return api.handle(req, ex); },
+      [&api](unsigned status, unsigned version) { return api.early(status, version); },
+      [&registry](const http::AccessRecord& r) {
+        registry.observe_request(r.exchange.route, r.status, r.duration);
+        log::access(r);
+      });
+  server.start();
+
+  boost::asio::signal_set signals(server.context(), SIGTERM, SIGINT);
+  signals.async_wait([&server, &c](const boost::system::error_code& ec, int signal) {
+    if (ec) return;
+    spdlog::info("signal {}: draining (up to {} s)", signal, c.shutdown_timeout.count());
+    server.shutdown(c.shutdown_timeout);
+  });
+  spdlog::info(
+      "imagecpp listening on http://{}:{} (store: lmdb {}, auth: {}, {} io threads, {} "
+      "image workers)",
+      c.bind_address, server.port(), c.data_dir.string(),
+      c.auth_mode == config::AuthMode::static_tokens ? "static" : "remote",
+      c.effective_io_threads(), c.effective_workers());
+  server.join();
+  workers.stop();
+  blocking.join();
+  spdlog::info("stopped");
+  return 0;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  int exit_code = 0;
+  const auto config = imagecpp::config::load(argc, argv, exit_code);
+  if (!config) return exit_code;
+  imagecpp::log::setup(config->log_format, config->log_level);
+  try {
+    return run(*config, argv[0]);
+  } catch (const std::exception& e) {
+    spdlog::critical("cannot start: {}", e.what());
+    return 1;
+  }
+}
