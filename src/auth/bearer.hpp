@@ -1,6 +1,7 @@
 #pragma once
 // The Authorization header: scheme "bearer" in any letter case, exactly one space, the token.
 #include <optional>
+#include <string>
 #include <string_view>
 
 namespace imagecpp::auth {

@@ -1,0 +1,151 @@
+#include "store/lmdb_store.hpp"
+
+#include <lmdb.h>
+
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <cerrno>
+#include <string>
+#include <type_traits>
+#include <utility>
+
+#include "core/error.hpp"
+
+namespace imagecpp::store {
+namespace {
+
+static_assert(std::is_same_v<MDB_dbi, unsigned int>, "LmdbStore::dbi_ mirrors MDB_dbi");
+
+// Misuse of the API is a bug (500); anything else means the store cannot serve now (503):
+// full map, full disk, I/O error, reader table full, a corrupted or panicked environment.
+ErrorCode classify(int rc) noexcept {
+  switch (rc) {
+    case MDB_BAD_VALSIZE:
+    case MDB_BAD_TXN:
+    case MDB_BAD_DBI:
+    case MDB_INCOMPATIBLE:
+    case EINVAL:
+      return ErrorCode::internal;
+    default:
+      return ErrorCode::unavailable;
+  }
+}
+
+void check(int rc, std::string_view what) {
+  if (rc == MDB_SUCCESS) return;
+  throw Error(classify(rc), "lmdb " + std::string(what) + ": " + mdb_strerror(rc));
+}
+
+// A transaction that aborts unless committed.
+class Txn {
+ public:
+  Txn(MDB_env* env, unsigned flags) { check(mdb_txn_begin(env, nullptr, flags, &txn_), "begin"); }
+  ~Txn() {
+    if (txn_ != nullptr) mdb_txn_abort(txn_);
+  }
+  Txn(const Txn&) = delete;
+  Txn& operator=(const Txn&) = delete;
+
+  MDB_txn* get() const noexcept { return txn_; }
+
+  // mdb_txn_commit frees the transaction even when it fails, hence the exchange first.
+  void commit() { check(mdb_txn_commit(std::exchange(txn_, nullptr)), "commit"); }
+
+ private:
+  MDB_txn* txn_ = nullptr;
+};
+
+MDB_val as_val(std::string_view s) noexcept {
+  // LMDB takes a non-const pointer but only reads through it for keys and mdb_put data.
+  return MDB_val{s.size(), const_cast<char*>(s.data())};
+}
+
+}  // namespace
+
+void LmdbStore::EnvCloser::operator()(MDB_env* env) const noexcept {
+  mdb_env_close(env);
+}
+
+LmdbStore::LmdbStore(LmdbConfig config, boost::asio::any_io_executor blocking)
+    : blocking_(std::move(blocking)) {
+  std::error_code ec;
+  std::filesystem::create_directories(config.dir, ec);
+  if (ec)
+    throw Error(ErrorCode::unavailable,
+                "lmdb: cannot create " + config.dir.string() + ": " + ec.message());
+
+  MDB_env* env = nullptr;
+  check(mdb_env_create(&env), "env_create");
+  env_.reset(env);
+  check(mdb_env_set_mapsize(env, config.map_size), "set_mapsize");
+  check(mdb_env_set_maxreaders(env, config.max_readers), "set_maxreaders");
+  // MDB_NOTLS: a reader slot belongs to the transaction, not the thread, because coroutines
+  // move between threads. No NOSYNC/NOMETASYNC/WRITEMAP: a commit is durable when it returns.
+  check(mdb_env_open(env, config.dir.c_str(), MDB_NOTLS, 0640), "open " + config.dir.string());
+  int stale = 0;
+  check(mdb_reader_check(env, &stale), "reader_check");  // slots left by a crashed process
+  max_key_size_ = static_cast<std::size_t>(mdb_env_get_maxkeysize(env));
+
+  Txn txn(env, 0);
+  check(mdb_dbi_open(txn.get(), nullptr, 0, &dbi_), "dbi_open");
+  txn.commit();
+}
+
+LmdbStore::~LmdbStore() = default;
+
+void LmdbStore::check_key(std::string_view key) const {
+  if (key.empty() || key.size() > max_key_size_) {
+    throw Error(ErrorCode::internal, "lmdb: key size " + std::to_string(key.size()) +
+                                         " not in 1.." + std::to_string(max_key_size_));
+  }
+}
+
+void LmdbStore::write(std::string_view key, std::string_view value) {
+  Txn txn(env_.get(), 0);
+  MDB_val k = as_val(key);
+  MDB_val v = as_val(value);
+  check(mdb_put(txn.get(), dbi_, &k, &v, 0), "put");
+  txn.commit();
+}
+
+std::optional<SharedBytes> LmdbStore::read(std::string_view key) const {
+  const Txn txn(env_.get(), MDB_RDONLY);
+  MDB_val k = as_val(key);
+  MDB_val v{};
+  const int rc = mdb_get(txn.get(), dbi_, &k, &v);
+  if (rc == MDB_NOTFOUND) return std::nullopt;
+  check(rc, "get");
+  // The map is only valid inside the transaction: copy out before it ends.
+  return share(std::string(static_cast<const char*>(v.mv_data), v.mv_size));
+}
+
+boost::asio::awaitable<std::optional<SharedBytes>> LmdbStore::get(std::string key) {
+  check_key(key);
+  co_return read(key);
+}
+
+boost::asio::awaitable<void> LmdbStore::put(std::string key, SharedBytes value) {
+  check_key(key);
+  if (!value) throw Error(ErrorCode::internal, "lmdb: put of a null value");
+  // co_spawn with use_awaitable runs the commit on the pool and resumes this coroutine on its
+  // own executor, rethrowing any error here. A member coroutine rather than a lambda with
+  // by-value captures: GCC 12 destroys such captures twice inside co_spawn.
+  co_await boost::asio::co_spawn(blocking_, write_on_pool(std::move(key), std::move(value)),
+                                 boost::asio::use_awaitable);
+}
+
+boost::asio::awaitable<void> LmdbStore::write_on_pool(std::string key, SharedBytes value) {
+  write(key, *value);
+  co_return;
+}
+
+boost::asio::awaitable<bool> LmdbStore::ping() {
+  try {
+    const Txn txn(env_.get(), MDB_RDONLY);
+    co_return true;
+  } catch (const Error&) {
+    co_return false;
+  }
+}
+
+}  // namespace imagecpp::store

@@ -1,0 +1,62 @@
+#pragma once
+// The embedded engine: LMDB in a data directory. Durable by default (every put is an fsynced
+// commit), so a crash never loses an acknowledged image nor corrupts the file.
+#include <boost/asio/any_io_executor.hpp>
+#include <cstddef>
+#include <filesystem>
+#include <memory>
+#include <string_view>
+
+#include "store/store.hpp"
+
+struct MDB_env;  // from <lmdb.h>, kept out of this header
+
+namespace imagecpp::store {
+
+struct LmdbConfig {
+  std::filesystem::path dir = "data";  // created if missing
+  // Address space reserved for the file; virtual only (the file grows as data is written).
+  std::size_t map_size = std::size_t{64} << 30;
+  // Concurrent read transactions; each get holds one only while it copies a value out.
+  unsigned max_readers = 126;
+};
+
+class LmdbStore : public Store {
+ public:
+  // Opens (creating if needed) the environment in config.dir. Writes, which block on fsync,
+  // run on `blocking`, typically a thread pool. Throws Error(unavailable) when the
+  // environment cannot be opened. Only one LmdbStore per directory per process (LMDB rule).
+  // The store must outlive every put it started (drain `blocking` before destroying it).
+  LmdbStore(LmdbConfig config, boost::asio::any_io_executor blocking);
+  ~LmdbStore() override;
+
+  LmdbStore(const LmdbStore&) = delete;
+  LmdbStore& operator=(const LmdbStore&) = delete;
+
+  // A memory-mapped read, inline on the caller's thread, copied out of the map.
+  boost::asio::awaitable<std::optional<SharedBytes>> get(std::string key) override;
+
+  // One write transaction on the blocking executor; resumes on the caller's executor once
+  // the commit is on disk. Error(unavailable) on a full map or an I/O error, Error(internal)
+  // on a key LMDB cannot hold (empty or longer than its max key size).
+  boost::asio::awaitable<void> put(std::string key, SharedBytes value) override;
+
+  boost::asio::awaitable<bool> ping() override;
+
+ private:
+  struct EnvCloser {
+    void operator()(MDB_env* env) const noexcept;
+  };
+
+  void check_key(std::string_view key) const;
+  void write(std::string_view key, std::string_view value);
+  boost::asio::awaitable<void> write_on_pool(std::string key, SharedBytes value);
+  std::optional<SharedBytes> read(std::string_view key) const;
+
+  std::unique_ptr<MDB_env, EnvCloser> env_;
+  unsigned int dbi_ = 0;  // MDB_dbi
+  std::size_t max_key_size_ = 0;
+  boost::asio::any_io_executor blocking_;
+};
+
+}  // namespace imagecpp::store
