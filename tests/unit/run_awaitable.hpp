@@ -7,6 +7,8 @@
 //
 // Prefer the second form for lambdas with captures: co_spawn keeps the function object alive
 // while its coroutine runs, whereas an immediately invoked lambda would die too early.
+// Capture by reference (or trivially destructible values): GCC 12 destroys by-value captures
+// with destructors (std::string, shared_ptr) twice when the lambda goes through co_spawn.
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/use_future.hpp>
