@@ -19,13 +19,13 @@ struct ImageInfo {
   Dimensions dimensions;
 };
 
-// Sniffs the format and reads width and height from the header without decoding pixels.
-// Throws Error(bad_input, path "image") when the bytes are not an accepted, well-formed image
-// header or exceed the pixel limit.
+// Sniffs the format and reads width and height from the header without decoding pixels: the
+// stored size (before EXIF rotation) of the first frame. Throws Error(bad_input, path "image")
+// when the bytes are not an accepted, well-formed image header or exceed the pixel limit.
 ImageInfo inspect(std::string_view bytes, const Limits& limits);
 
 struct Rendered {
-  std::string jpeg;       // encoded JPEG; empty when `passthrough`
+  std::string jpeg;          // encoded JPEG; empty when `passthrough`
   bool passthrough = false;  // the original JPEG bytes are already the answer
 };
 
@@ -37,7 +37,8 @@ struct RenderOptions {
 // Makes the JPEG answer for an original: shrink-on-load, EXIF auto-rotation, sRGB, alpha
 // flattened on white, metadata stripped, first frame of an animation. When the original is a
 // JPEG that already fits and needs no change, returns passthrough instead of re-encoding.
-// Throws Error(bad_input) when the original cannot be decoded.
+// Throws Error(bad_input) when the original cannot be decoded (truncated data included), and
+// Error(internal) for a box below 1 or a quality outside 1..100.
 Rendered render_jpeg(std::string_view original, const RenderOptions& options, const Limits& limits);
 
 // Once per process, before any other call: starts libvips, turns its operation cache off and

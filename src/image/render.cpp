@@ -1,0 +1,103 @@
+#include <array>
+#include <string>
+#include <vector>
+
+#include "core/error.hpp"
+#include "image/header.hpp"
+#include "image/processor.hpp"
+#include "image/vips_support.hpp"
+
+namespace imagecpp::image {
+namespace {
+
+using detail::Header;
+
+constexpr std::string_view kUndecodable = "stored image cannot be decoded";
+constexpr std::array kMetadataFields{VIPS_META_EXIF_NAME, VIPS_META_ICC_NAME, VIPS_META_XMP_NAME,
+                                     VIPS_META_IPTC_NAME};
+
+void check_options(const RenderOptions& options) {
+  if (options.box && *options.box < 1) throw Error(ErrorCode::internal, "render box must be >= 1");
+  if (options.quality < 1 || options.quality > 100)
+    throw Error(ErrorCode::internal, "jpeg quality must be within 1..100");
+}
+
+bool fits(const vips::VImage& image, std::optional<int> box) {
+  return !box || (image.width() <= *box && image.height() <= *box);
+}
+
+// 1 also when the tag is missing or out of range, as auto-rotation would treat it.
+bool upright(const vips::VImage& image) {
+  return vips_image_get_orientation(image.get_image()) == 1;
+}
+
+bool srgb_or_gray(const vips::VImage& image) {
+  const VipsInterpretation kind = image.interpretation();
+  return image.format() == VIPS_FORMAT_UCHAR &&
+         ((kind == VIPS_INTERPRETATION_sRGB && image.bands() == 3) ||
+          (kind == VIPS_INTERPRETATION_B_W && image.bands() == 1));
+}
+
+bool without_metadata(const vips::VImage& image) {
+  for (const char* field : kMetadataFields)
+    if (image.get_typeof(field) != 0) return false;
+  return true;
+}
+
+// Re-encoding a JPEG that needs no change would only lose quality.
+bool passes_through(const Header& header, std::optional<int> box) {
+  return header.info.format == Format::jpeg && header.plain_jpeg && fits(header.image, box) &&
+         upright(header.image) && srgb_or_gray(header.image) && without_metadata(header.image);
+}
+
+// Shrink-on-load: JPEG decodes at 1/2, 1/4 or 1/8 scale, WebP and HEIF likewise, so a large
+// original never exists in memory at full size. The loader reads page 0 only (first frame);
+// auto-rotation by EXIF orientation is the default, and so is CMYK to sRGB (with libvips'
+// built-in CMYK profile when the file has none). An embedded profile is transformed to sRGB only
+// when asked; asking without one made libvips 8.14 shift the colours of untagged (sRGB) images
+// (mean red down by 7 of 255 on the test photo).
+// The loader's fail_on only takes effect through option_string in 8.14's thumbnail_buffer.
+vips::VImage thumbnail(std::string_view bytes, std::optional<int> box, bool has_profile) {
+  const detail::BlobPtr blob = detail::borrow_blob(bytes);
+  const int side = box.value_or(VIPS_MAX_COORD);
+  vips::VOption* options = vips::VImage::option()
+                               ->set("height", side)
+                               ->set("size", VIPS_SIZE_DOWN)
+                               ->set("option_string", "fail_on=truncated");
+  if (has_profile) options->set("export_profile", "srgb");
+  return vips::VImage::thumbnail_buffer(blob.get(), side, options);
+}
+
+// Whatever is left (gray, 16-bit, alpha): 8-bit, three-band sRGB, transparency on white.
+vips::VImage to_srgb8(vips::VImage image) {
+  if (image.interpretation() != VIPS_INTERPRETATION_sRGB || image.format() != VIPS_FORMAT_UCHAR)
+    image = image.colourspace(VIPS_INTERPRETATION_sRGB);
+  if (image.has_alpha())
+    image = image.flatten(vips::VImage::option()->set("background", std::vector<double>{255.0}));
+  if (image.format() != VIPS_FORMAT_UCHAR) image = image.cast(VIPS_FORMAT_UCHAR);
+  if (image.bands() > 3) image = image.extract_band(0, vips::VImage::option()->set("n", 3));
+  return image;
+}
+
+std::string encode_jpeg(const vips::VImage& image, int quality) {
+  const detail::BlobPtr blob(image.jpegsave_buffer(
+      vips::VImage::option()->set("Q", quality)->set("strip", true)->set("optimize_coding", true)));
+  const VipsArea* area = VIPS_AREA(blob.get());
+  return std::string(static_cast<const char*>(area->data), area->length);
+}
+
+}  // namespace
+
+Rendered render_jpeg(std::string_view original, const RenderOptions& options,
+                     const Limits& limits) {
+  check_options(options);
+  const Header header = detail::read_header(original, limits);
+  if (passes_through(header, options.box)) return Rendered{.jpeg = {}, .passthrough = true};
+  return detail::or_bad_input(kUndecodable, [&] {
+    const bool has_profile = header.image.get_typeof(VIPS_META_ICC_NAME) != 0;
+    const vips::VImage image = to_srgb8(thumbnail(original, options.box, has_profile));
+    return Rendered{.jpeg = encode_jpeg(image, options.quality), .passthrough = false};
+  });
+}
+
+}  // namespace imagecpp::image
