@@ -3,10 +3,15 @@
 // a resize never stalls a connection; beyond `threads + queue_limit` jobs in the pool the caller
 // gets Error(overloaded) at once instead of a queue that grows without end.
 #include <atomic>
+#include <boost/asio/any_io_executor.hpp>
+#include <boost/asio/associated_executor.hpp>
+#include <boost/asio/async_result.hpp>
 #include <boost/asio/awaitable.hpp>
-#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/post.hpp>
 #include <boost/asio/thread_pool.hpp>
 #include <boost/asio/use_awaitable.hpp>
+#include <exception>
+#include <optional>
 #include <type_traits>
 
 #include "core/error.hpp"
@@ -25,17 +30,36 @@ class WorkerPool {
   // thrown by `job` reach the caller.
   template <class Job>
   boost::asio::awaitable<std::invoke_result_t<Job>> run(Job job) {
+    using Result = std::invoke_result_t<Job>;
     if (pending_.fetch_add(1, std::memory_order_relaxed) >= capacity_) {
       pending_.fetch_sub(1, std::memory_order_relaxed);
       throw Error(ErrorCode::overloaded, "image work queue is full");
     }
     const Release release{pending_};
-    co_return co_await boost::asio::co_spawn(
-        pool_,
-        [job = std::move(job)]() mutable -> boost::asio::awaitable<std::invoke_result_t<Job>> {
-          co_return job();
-        },
-        boost::asio::use_awaitable);
+    // A plain handler hand-off rather than a coroutine lambda: GCC 12 destroys the captures of
+    // co_spawned coroutine lambdas twice.
+    std::optional<Result> result =
+        co_await boost::asio::async_initiate<const boost::asio::use_awaitable_t<>&,
+                                             void(std::exception_ptr, std::optional<Result>)>(
+            [this](auto handler, Job job) {
+              boost::asio::any_io_executor resume = boost::asio::get_associated_executor(handler);
+              boost::asio::post(pool_, [handler = std::move(handler), job = std::move(job),
+                                        resume = std::move(resume)]() mutable {
+                std::exception_ptr error;
+                std::optional<Result> value;
+                try {
+                  value.emplace(job());
+                } catch (...) {
+                  error = std::current_exception();
+                }
+                boost::asio::post(resume, [handler = std::move(handler), error,
+                                           value = std::move(value)]() mutable {
+                  std::move(handler)(error, std::move(value));
+                });
+              });
+            },
+            boost::asio::use_awaitable, std::move(job));
+    co_return std::move(*result);
   }
 
   unsigned pending() const noexcept { return pending_.load(std::memory_order_relaxed); }
