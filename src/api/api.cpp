@@ -15,6 +15,7 @@
 #include "auth/bearer.hpp"
 #include "core/base64.hpp"
 #include "core/uuid.hpp"
+#include "events/broker_status.hpp"
 
 namespace imagecpp::api {
 namespace bhttp = boost::beast::http;
@@ -195,7 +196,8 @@ awaitable<void> Api::authenticate(Context& ctx) {
   const auto value = header(ctx.request, "Authorization");
   const auto token = value ? auth::parse_bearer(*value) : std::nullopt;
   if (!token) throw Error(ErrorCode::unauthorized, "no bearer token");
-  const auth::User user = co_await verifier_.verify(std::string(*token));
+  std::string owned(*token);
+  const auth::User user = co_await verifier_.verify(std::move(owned));
   ctx.exchange.user = user.id;
 }
 
@@ -251,9 +253,15 @@ awaitable<http::Response> Api::read(Context& ctx, bool as_jpeg) {
     response.erase(bhttp::field::content_type);
     response.erase(bhttp::field::content_length);
   } else {
-    const image::Image image = size.size ? co_await images_.variant(id, *size.size)
-                               : as_jpeg ? co_await images_.original_jpeg(id)
-                                         : co_await images_.original(id);
+    // No co_await inside ?: (GCC 12 destroys the result of such an expression twice).
+    image::Image image;
+    if (size.size) {
+      image = co_await images_.variant(id, *size.size);
+    } else if (as_jpeg) {
+      image = co_await images_.original_jpeg(id);
+    } else {
+      image = co_await images_.original(id);
+    }
     response = as_jpeg
                    ? bytes_response(200, image.bytes, image::mime_type(image.format), ctx.version)
                    : json_response(200, image_json(id, image), ctx.version);
@@ -265,9 +273,19 @@ awaitable<http::Response> Api::read(Context& ctx, bool as_jpeg) {
 
 awaitable<http::Response> Api::readyz(Context& ctx) {
   const bool store_ok = co_await store_.ping();
-  if (store_ok) co_return json_response(200, R"({"status":"ready","store":"ok"})", ctx.version);
-  http::Response response =
-      json_response(503, R"({"status":"unready","store":"unavailable"})", ctx.version);
+  // The logout broadcast is detail, not a verdict: without it the service still serves (a
+  // logout then takes effect when the token's cache entry expires).
+  const auto broker = events::broker_state();
+  const std::string broker_detail =
+      broker == events::BrokerState::off
+          ? ""
+          : R"(,"broker":")" + std::string(events::to_string(broker)) + "\"";
+  if (store_ok) {
+    co_return json_response(200, R"({"status":"ready","store":"ok")" + broker_detail + "}",
+                            ctx.version);
+  }
+  http::Response response = json_response(
+      503, R"({"status":"unready","store":"unavailable")" + broker_detail + "}", ctx.version);
   response.set(bhttp::field::retry_after, "1");
   co_return response;
 }

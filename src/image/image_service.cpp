@@ -19,7 +19,9 @@ ImageService::ImageService(store::Store& store, WorkerPool& workers, ServiceSett
 boost::asio::awaitable<std::string> ImageService::create(std::string bytes) {
   const Limits limits = settings_.limits;
   auto shared = share(std::move(bytes));
-  co_await workers_.run([shared, limits] { return inspect(*shared, limits); });
+  // Named, then moved: GCC 12 destroys closure temporaries in a co_await expression twice.
+  auto job = [shared, limits] { return inspect(*shared, limits); };
+  co_await workers_.run(std::move(job));
   std::string id = uuid::generate();
   co_await store_.put(id, std::move(shared));
   stats_.uploads.fetch_add(1, std::memory_order_relaxed);
@@ -50,9 +52,14 @@ boost::asio::awaitable<SharedBytes> ImageService::load_original(const std::strin
 
 boost::asio::awaitable<Image> ImageService::derived(const std::string& id, const std::string& key,
                                                     std::optional<int> box) {
-  auto stored = co_await store_.get(key);
-  SharedBytes bytes = stored ? std::move(*stored)
-                             : co_await flights_.run(key, [&] { return compute(id, key, box); });
+  // No co_await inside ?: (GCC 12 destroys the result of such an expression twice).
+  SharedBytes bytes;
+  if (auto stored = co_await store_.get(key)) {
+    bytes = std::move(*stored);
+  } else {
+    auto work = [this, &id, &key, box] { return compute(id, key, box); };
+    bytes = co_await flights_.run(key, std::move(work));
+  }
   const Format format = stored_format(bytes);
   co_return Image{std::move(bytes), format};
 }
@@ -65,8 +72,8 @@ boost::asio::awaitable<SharedBytes> ImageService::compute(const std::string& id,
   SharedBytes original = co_await load_original(id);
   const RenderOptions options{box, settings_.jpeg_quality};
   const Limits limits = settings_.limits;
-  Rendered rendered = co_await workers_.run(
-      [original, options, limits] { return render_jpeg(*original, options, limits); });
+  auto job = [original, options, limits] { return render_jpeg(*original, options, limits); };
+  Rendered rendered = co_await workers_.run(std::move(job));
   SharedBytes result = rendered.passthrough ? original : share(std::move(rendered.jpeg));
   co_await store_.put(key, result);
   stats_.variants_computed.fetch_add(1, std::memory_order_relaxed);

@@ -16,7 +16,7 @@ namespace imagecpp::image {
 
 struct Image {
   SharedBytes bytes;
-  Format format;
+  Format format = Format::jpeg;
 };
 
 struct ServiceSettings {
