@@ -1,0 +1,135 @@
+"""Process lifecycle: clean exits on SIGTERM/SIGINT, draining in-flight requests, and data that
+survives a SIGKILL."""
+
+import json
+import signal
+import socket
+import time
+import unittest
+
+from harness import (Service, decode_data_url, is_jpeg, jpeg_size, parse_raw_response, raw_socket, read_image,
+                     read_until_closed)
+
+
+class LifecycleTestCase(unittest.TestCase):
+
+    def service(self, *args):
+        svc = Service(list(args))
+        self.addCleanup(svc.close)
+        return svc
+
+    def read_original(self, svc, image_id):
+        status, _, body = svc.request("GET", "/v1/image/" + image_id)
+        self.assertEqual(status, 200, body[:200])
+        return decode_data_url(json.loads(body)["image"])
+
+    def assertPortClosed(self, port):
+        with self.assertRaises(OSError):
+            socket.create_connection(("127.0.0.1", port), timeout=2).close()
+
+
+class SignalTest(LifecycleTestCase):
+
+    def test_sigterm_exits_0(self):
+        svc = self.service()
+        self.assertEqual(svc.request("GET", "/healthz")[0], 200)
+        start = time.monotonic()
+        self.assertEqual(svc.stop(signal.SIGTERM), 0, svc.log()[-2000:])
+        self.assertLess(time.monotonic() - start, 5)
+        self.assertPortClosed(svc.port)
+
+    def test_sigint_exits_0(self):
+        svc = self.service()
+        self.assertEqual(svc.stop(signal.SIGINT), 0, svc.log()[-2000:])
+
+    def test_idle_keep_alive_connection_does_not_hold_shutdown(self):
+        svc = self.service()
+        conn = svc.connection()
+        try:
+            conn.request("GET", "/healthz")
+            conn.getresponse().read()  # connection now idle, kept alive (60 s by default)
+            start = time.monotonic()
+            self.assertEqual(svc.stop(signal.SIGTERM), 0)
+            self.assertLess(time.monotonic() - start, 5, "waited for an idle connection")
+        finally:
+            conn.close()
+
+    def test_sigterm_lets_a_slow_upload_finish(self):
+        svc = self.service()
+        png = read_image("snake.png")  # 280 kB, sent over ~1.5 s
+        head = ("POST /v1/image HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer %s\r\n"
+                "Content-Type: image/png\r\nContent-Length: %d\r\n\r\n"
+                % (svc.token, len(png))).encode()
+        sock = raw_socket(svc.port, timeout=20)
+        try:
+            sock.sendall(head + png[:20000])
+            time.sleep(0.3)  # the server is now reading this request's body
+            svc.proc.send_signal(signal.SIGTERM)
+            time.sleep(0.5)
+            self.assertIsNone(svc.proc.poll(), "exited with a request in flight")
+            # No new connection is served once draining has begun.
+            try:
+                late = svc.request("GET", "/healthz", timeout=2)
+            except OSError:
+                late = None
+            self.assertIsNone(late, "a new connection was served after SIGTERM")
+            step = 26000
+            for offset in range(20000, len(png), step):
+                sock.sendall(png[offset:offset + step])
+                time.sleep(0.1)
+            data, _, _ = read_until_closed(sock, 15)
+        finally:
+            sock.close()
+        status, headers, body = parse_raw_response(data)
+        self.assertEqual(status, 200, body[:300])
+        image_id = json.loads(body)["id"]
+        self.assertEqual(svc.stop(timeout=15), 0, svc.log()[-2000:])
+        # The answered upload is really stored.
+        svc.start()
+        self.assertEqual(self.read_original(svc, image_id), ("image/png", png))
+
+
+class DurabilityTest(LifecycleTestCase):
+
+    def test_uploads_survive_sigkill(self):
+        svc = self.service()
+        uploads = {}
+        for name, mime in (("snake.jpg", "image/jpeg"), ("snake.png", "image/png"),
+                           ("snake.gif", "image/gif"), ("sample.webp", "image/webp")):
+            data = read_image(name)
+            uploads[svc.upload(data)] = (mime, data)
+        # Killed right after the last 200: no chance to flush anything.
+        self.assertEqual(svc.kill(), -signal.SIGKILL)
+        svc.start()
+        for image_id, expected in uploads.items():
+            with self.subTest(id=image_id, mime=expected[0]):
+                self.assertEqual(self.read_original(svc, image_id), expected)
+
+    def test_each_upload_is_durable_when_answered(self):
+        svc = self.service()
+        jpeg = read_image("snake-progressive.jpg")
+        for round_ in range(3):
+            image_id = svc.upload(jpeg)
+            self.assertEqual(svc.kill(), -signal.SIGKILL)
+            svc.start()
+            with self.subTest(round=round_):
+                self.assertEqual(self.read_original(svc, image_id), ("image/jpeg", jpeg))
+
+    def test_stored_variants_survive_sigkill(self):
+        svc = self.service()
+        image_id = svc.upload(read_image("snake.png"))
+        status, _, variant = svc.request("GET", "/v1/image/%s/jpeg?Size=320" % image_id)
+        self.assertEqual(status, 200)
+        self.assertTrue(is_jpeg(variant))
+        self.assertEqual(jpeg_size(variant), (320, 240))
+        svc.kill()
+        svc.start()
+        before = svc.metric("imagecpp_variants_computed_total")
+        status, _, again = svc.request("GET", "/v1/image/%s/jpeg?Size=320" % image_id)
+        self.assertEqual(status, 200)
+        self.assertEqual(again, variant, "the stored variant, not a new computation")
+        self.assertEqual(svc.metric("imagecpp_variants_computed_total"), before)
+
+
+if __name__ == "__main__":
+    unittest.main()
