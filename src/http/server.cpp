@@ -212,6 +212,10 @@ asio::awaitable<bool> Server::State::serve_one(Connection& c, beast::flat_buffer
     co_await send_early(c, 431, 11, start);
     co_return false;
   }
+  if (ec == bhttp::error::body_limit) {  // a declared Content-Length over the limit
+    co_await send_early(c, 413, 11, start);
+    co_return false;
+  }
   if (ec == beast::error::timeout || ec == bhttp::error::end_of_stream) co_return false;
   if (ec) {
     co_await send_early(c, 400, 11, start);
