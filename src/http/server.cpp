@@ -151,6 +151,13 @@ asio::awaitable<void> Server::State::accept_loop() {
     auto connection = std::make_shared<Connection>(std::move(socket));
     {
       const std::lock_guard lock(mutex);
+      if (connections.size() >= settings.max_connections) {
+        // Over the limit: refuse at once rather than let a flood of sockets eat memory and fds.
+        spdlog::warn("connection limit {} reached: refusing a connection",
+                     settings.max_connections);
+        connection->stream.socket().close(ec);
+        continue;
+      }
       connections.insert(connection);
     }
     auto executor = connection->stream.get_executor();

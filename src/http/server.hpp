@@ -19,6 +19,7 @@ struct ServerSettings {
   std::string address = "0.0.0.0";
   std::uint16_t port = 3001;
   unsigned threads = 1;
+  std::size_t max_connections = 10000;
   std::uint64_t max_body_bytes = 16ull << 20;
   std::uint32_t max_header_bytes = 16 * 1024;
   std::chrono::seconds header_timeout{10};
