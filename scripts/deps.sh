@@ -8,6 +8,7 @@ build_pkgs=(
   libvips-dev libboost1.81-dev libboost-json1.81-dev libboost-url1.81-dev
   libhiredis-dev librabbitmq-dev liblmdb-dev libsimdjson-dev
   libspdlog-dev libfmt-dev libcli11-dev
+  libssl-dev
 )
 test_pkgs=(
   libgtest-dev libgmock-dev curl python3

@@ -8,6 +8,7 @@
 #include <memory>
 
 #include "api/api.hpp"
+#include "auth/remote_auth.hpp"
 #include "auth/static_verifier.hpp"
 #include "config/config.hpp"
 #include "core/worker_pool.hpp"
@@ -22,13 +23,32 @@ namespace {
 
 using namespace imagecpp;
 
-std::unique_ptr<auth::Verifier> make_verifier(const config::Config& c) {
-  if (c.auth_mode == config::AuthMode::static_tokens) {
-    return std::make_unique<auth::StaticVerifier>(auth::StaticVerifier::from_file(c.tokens_file));
+// Static mode: a tokens file. Remote mode: the auth service behind a token cache that the
+// logout broadcast prunes.
+struct Auth {
+  std::unique_ptr<auth::StaticVerifier> static_tokens;
+  std::unique_ptr<auth::RemoteAuth> remote;
+
+  auth::Verifier& verifier() {
+    return remote ? remote->verifier() : static_cast<auth::Verifier&>(*static_tokens);
   }
-  throw std::runtime_error(
-      "remote auth mode is not available in this build yet: use --auth-mode static "
-      "--tokens-file FILE");
+};
+
+Auth make_auth(const config::Config& c) {
+  Auth a;
+  if (c.auth_mode == config::AuthMode::static_tokens) {
+    a.static_tokens =
+        std::make_unique<auth::StaticVerifier>(auth::StaticVerifier::from_file(c.tokens_file));
+    return a;
+  }
+  a.remote = std::make_unique<auth::RemoteAuth>(
+      auth::RemoteAuthSettings{.auth_service_url = c.auth_service_url,
+                               .timeout = c.auth_timeout,
+                               .ca_file = c.auth_ca_file.string(),
+                               .cache_ttl = c.auth_cache_ttl,
+                               .cache_size = c.auth_cache_size,
+                               .rabbit_url = c.rabbit_url});
+  return a;
 }
 
 void register_samples(metrics::Registry& registry, const image::ImageService& images,
@@ -46,7 +66,7 @@ void register_samples(metrics::Registry& registry, const image::ImageService& im
 
 int run(const config::Config& c, const char* argv0) {
   image::init_vips(argv0);
-  auto verifier = make_verifier(c);
+  Auth auth = make_auth(c);
 
   boost::asio::thread_pool blocking(2);  // store writes: fsync must not hold a network thread
   store::LmdbStore store(store::LmdbConfig{.dir = c.data_dir, .map_size = c.lmdb_map_size},
@@ -57,10 +77,11 @@ int run(const config::Config& c, const char* argv0) {
                                                     .limits = {.max_pixels = c.max_pixels}});
   metrics::Registry registry;
   register_samples(registry, images, workers);
+  if (auth.remote) auth.remote->register_metrics(registry);
   api::Api api(
       api::ApiSettings{
           .sizes = c.sizes, .private_reads = c.private_reads, .cors_origins = c.cors_origins},
-      images, *verifier, store, registry);
+      images, auth.verifier(), store, registry);
 
   http::Server server(
       http::ServerSettings{.address = c.bind_address,
@@ -77,6 +98,7 @@ int run(const config::Config& c, const char* argv0) {
         log::access(r);
       });
   server.start();
+  if (auth.remote) auth.remote->start();  // the logout consumer, on its own thread
 
   boost::asio::signal_set signals(server.context(), SIGTERM, SIGINT);
   signals.async_wait([&server, &c](const boost::system::error_code& ec, int signal) {
@@ -91,6 +113,7 @@ int run(const config::Config& c, const char* argv0) {
       c.auth_mode == config::AuthMode::static_tokens ? "static" : "remote",
       c.effective_io_threads(), c.effective_workers());
   server.join();
+  if (auth.remote) auth.remote->stop();  // joins the consumer; pooled sockets die before the ioc
   workers.stop();
   blocking.join();
   spdlog::info("stopped");

@@ -94,6 +94,27 @@ void add_auth_options(CLI::App& app, Config& c) {
       ->envname("IMAGE_PRIVATE_READS");
 }
 
+// Remote auth mode: the auth service call, the token cache and the logout broadcast.
+void add_remote_auth_options(CLI::App& app, Config& c) {
+  app.add_option_function<long>(
+         "--auth-timeout-ms", [&c](const long& ms) { c.auth_timeout = std::chrono::milliseconds(ms); },
+         "Milliseconds one auth service call may take (then 503)")
+      ->envname("IMAGE_AUTH_TIMEOUT_MS")
+      ->default_str(std::to_string(c.auth_timeout.count()))
+      ->check(CLI::PositiveNumber);
+  seconds_option<long>(app, "--auth-cache-ttl", c.auth_cache_ttl, "IMAGE_AUTH_CACHE_TTL",
+                       "Seconds a verified token stays cached");
+  app.add_option("--auth-cache-size", c.auth_cache_size, "Most tokens cached (LRU beyond)")
+      ->envname("IMAGE_AUTH_CACHE_SIZE")
+      ->check(CLI::PositiveNumber);
+  app.add_option("--auth-ca-file", c.auth_ca_file,
+                 "Extra trusted CA certificates (PEM) for an https auth service")
+      ->envname("IMAGE_AUTH_CA_FILE");
+  app.add_option("--rabbit-url", c.rabbit_url,
+                 "Logout broadcast broker, amqp://user:pass@host:port/vhost ('' = none)")
+      ->envname("RABBIT_URL");
+}
+
 void add_log_options(CLI::App& app, Config& c) {
   const std::map<std::string, LogFormat> formats{{"text", LogFormat::text},
                                                  {"json", LogFormat::json}};
@@ -124,6 +145,7 @@ std::optional<Config> load(int argc, char** argv, int& exit_code) {
   add_image_options(app, c);
   add_store_options(app, c);
   add_auth_options(app, c);
+  add_remote_auth_options(app, c);
   add_log_options(app, c);
   try {
     app.parse(argc, argv);

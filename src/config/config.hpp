@@ -41,6 +41,13 @@ struct Config {
   std::string auth_service_url = "http://localhost:3000";
   std::filesystem::path tokens_file;
   bool private_reads = false;
+  std::chrono::milliseconds auth_timeout{3000};  // one call to the auth service, all included
+  std::chrono::seconds auth_cache_ttl{3600};
+  std::uint64_t auth_cache_size = 100'000;
+  std::filesystem::path auth_ca_file;  // extra trusted CAs for https; empty = system store only
+
+  // Logout broadcast (remote auth mode only)
+  std::string rabbit_url = "amqp://localhost";  // empty = no consumer
 
   // Logs
   LogFormat log_format = LogFormat::text;

@@ -1,0 +1,120 @@
+#include "events/logout_consumer.hpp"
+
+#include <spdlog/spdlog.h>
+
+#include <algorithm>
+
+#include "auth/bearer.hpp"
+#include "events/broker_status.hpp"
+#include "events/logout_message.hpp"
+
+namespace imagecpp::events {
+
+LogoutConsumer::LogoutConsumer(ConsumerSettings settings, auth::Verifier& verifier)
+    : settings_(std::move(settings)),
+      address_(AmqpAddress::parse(settings_.url)),
+      verifier_(verifier) {}
+
+LogoutConsumer::~LogoutConsumer() {
+  stop();
+}
+
+void LogoutConsumer::start() {
+  if (thread_.joinable()) return;
+  stopping_ = false;
+  set_broker_state(BrokerState::disconnected);
+  thread_ = std::thread([this] { run(); });
+}
+
+void LogoutConsumer::stop() {
+  {
+    const std::lock_guard lock(mutex_);
+    stopping_ = true;
+  }
+  wake_.notify_all();
+  if (thread_.joinable()) thread_.join();
+  set_connected(false);
+}
+
+bool LogoutConsumer::pause(std::chrono::milliseconds delay) {
+  std::unique_lock lock(mutex_);
+  return !wake_.wait_for(lock, delay, [this] { return stopping(); });
+}
+
+void LogoutConsumer::set_connected(bool connected) {
+  connected_ = connected;
+  set_broker_state(connected ? BrokerState::connected : BrokerState::disconnected);
+}
+
+// Reconnects for ever: 0.1 s, 0.2 s, ... doubling up to the cap; back to the minimum after a
+// connection that worked. The first failure after a good connection is a warning, the
+// repeats are debug lines, so a broker down for a day does not flood the log.
+void LogoutConsumer::run() {
+  auto delay = settings_.backoff_min;
+  bool warned = false;
+  while (!stopping()) {
+    try {
+      session();
+      delay = settings_.backoff_min;
+      warned = false;
+    } catch (const std::exception& e) {
+      const bool was_connected = connected();
+      set_connected(false);
+      if (was_connected) {
+        delay = settings_.backoff_min;
+        warned = false;
+      }
+      if (!warned) {
+        spdlog::warn("logout broadcast: broker {} unavailable ({}); retrying with backoff",
+                     address_.display(), e.what());
+        warned = true;
+      } else {
+        spdlog::debug("logout broadcast: reconnect failed: {}", e.what());
+      }
+    }
+    if (!pause(delay)) break;
+    delay = std::min(delay * 2, settings_.backoff_max);
+  }
+  spdlog::debug("logout broadcast: consumer stopped");
+}
+
+// One connection's life: connect, subscribe, then deliver until stop() or an error (thrown).
+void LogoutConsumer::session() {
+  AmqpConnection connection(address_, settings_.io_timeout);
+  connection.subscribe_fanout(settings_.exchange);
+  set_connected(true);
+  spdlog::info("logout broadcast: consuming exchange '{}' on {}", settings_.exchange,
+               address_.display());
+  while (!stopping()) {
+    if (const auto delivery = connection.next(settings_.poll, kMaxLogoutBody)) handle(*delivery);
+  }
+  set_connected(false);
+}
+
+// A bad message is logged and dropped: it must never end the consumer.
+void LogoutConsumer::handle(const Delivery& delivery) {
+  if (delivery.oversized) {
+    dropped_.fetch_add(1, std::memory_order_relaxed);
+    spdlog::warn("logout broadcast: dropped a {}-byte message (limit {})", delivery.size,
+                 kMaxLogoutBody);
+    return;
+  }
+  const LogoutMessage message = read_logout(delivery.body);
+  switch (message.kind) {
+    case LogoutKind::token:
+      verifier_.forget(message.token);
+      applied_.fetch_add(1, std::memory_order_relaxed);
+      spdlog::info("logout broadcast: token {} forgotten", auth::token_tag(message.token));
+      return;
+    case LogoutKind::ignored:
+      spdlog::debug("logout broadcast: ignored a message of another type");
+      return;
+    case LogoutKind::malformed:
+      dropped_.fetch_add(1, std::memory_order_relaxed);
+      spdlog::warn("logout broadcast: dropped a malformed {}-byte message (body tag {})",
+                   delivery.size, auth::token_tag(delivery.body));
+      return;
+  }
+}
+
+}  // namespace imagecpp::events

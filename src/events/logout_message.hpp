@@ -1,0 +1,32 @@
+#pragma once
+// The logout broadcast's message body, in both shapes the peers publish:
+//   Node: {"type": "logout", "message": "bearer eyJ..."}
+//   Go:   {"correlation_id": "...", "exchange": "", "routing_key": "", "message": "Bearer eyJ..."}
+// A present `type` other than "logout" means "not for us"; a leading "bearer " (any case) is
+// optional. A pure function: no I/O, no logging, easy to test and to fuzz.
+#include <cstddef>
+#include <optional>
+#include <string>
+#include <string_view>
+
+namespace imagecpp::events {
+
+inline constexpr std::size_t kMaxLogoutBody = 64 * 1024;
+
+enum class LogoutKind {
+  token,      // a logout: `token` is set
+  ignored,    // well formed, another message type
+  malformed,  // not JSON, not an object, wrong types, no usable token, over kMaxLogoutBody
+};
+
+struct LogoutMessage {
+  LogoutKind kind = LogoutKind::malformed;
+  std::string token;
+};
+
+LogoutMessage read_logout(std::string_view body);
+
+// The token to forget, or nullopt for anything else (ignored or malformed).
+std::optional<std::string> parse_logout(std::string_view body);
+
+}  // namespace imagecpp::events
