@@ -97,7 +97,8 @@ void add_auth_options(CLI::App& app, Config& c) {
 // Remote auth mode: the auth service call, the token cache and the logout broadcast.
 void add_remote_auth_options(CLI::App& app, Config& c) {
   app.add_option_function<long>(
-         "--auth-timeout-ms", [&c](const long& ms) { c.auth_timeout = std::chrono::milliseconds(ms); },
+         "--auth-timeout-ms",
+         [&c](const long& ms) { c.auth_timeout = std::chrono::milliseconds(ms); },
          "Milliseconds one auth service call may take (then 503)")
       ->envname("IMAGE_AUTH_TIMEOUT_MS")
       ->default_str(std::to_string(c.auth_timeout.count()))

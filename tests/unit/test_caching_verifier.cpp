@@ -194,6 +194,37 @@ TEST(CachingVerifier, AVerificationThatRacedALogoutIsNotCached) {
   EXPECT_EQ(f.upstream->calls("ok-race"), 2);
 }
 
+// The logout consumer calls forget() on its own thread while network threads verify.
+TEST(CachingVerifier, ForgetFromAnotherThreadWhileVerifying) {
+  Fixture f(1ms);
+  asio::io_context io;
+  std::atomic<bool> done{false};
+  std::atomic<int> ok{0};
+  for (int i = 0; i < 32; ++i) {
+    asio::co_spawn(
+        asio::make_strand(io),
+        [&, i]() -> asio::awaitable<void> {
+          for (int round = 0; round < 20; ++round) {
+            const User u = co_await f.verifier.verify("ok-" + std::to_string(i % 4));
+            if (!u.id.empty()) ++ok;
+          }
+        },
+        asio::detached);
+  }
+  std::thread forgetter([&] {
+    while (!done) {
+      for (int i = 0; i < 4; ++i) f.verifier.forget("ok-" + std::to_string(i));
+      std::this_thread::yield();
+    }
+  });
+  std::vector<std::thread> threads;
+  for (int i = 0; i < 3; ++i) threads.emplace_back([&io] { io.run(); });
+  for (auto& t : threads) t.join();
+  done = true;
+  forgetter.join();
+  EXPECT_EQ(ok.load(), 32 * 20);
+}
+
 TEST(CachingVerifier, ExpiredTokensAreVerifiedAgain) {
   auto now = std::chrono::steady_clock::time_point{};
   Fixture f(0ms, {.ttl = 10s, .capacity = 10}, [&now] { return now; });
