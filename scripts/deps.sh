@@ -13,6 +13,7 @@ build_pkgs=(
 test_pkgs=(
   libgtest-dev libgmock-dev curl python3
   redis-server rabbitmq-server amqp-tools
+  openssl
   libsixel-examples libsdl2-image-tests
 )
 

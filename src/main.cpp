@@ -18,6 +18,8 @@
 #include "log/logging.hpp"
 #include "metrics/registry.hpp"
 #include "store/lmdb_store.hpp"
+#include "store/redis_store.hpp"
+#include "store/redis_url.hpp"
 
 namespace {
 
@@ -64,13 +66,34 @@ void register_samples(metrics::Registry& registry, const image::ImageService& im
                       [&workers] { return static_cast<double>(workers.pending()); });
 }
 
+// The storage engine: Redis when REDIS_URL is set (production, shared with the peers), else
+// the embedded LMDB store. Returns the engine and a label for the startup log.
+std::pair<std::unique_ptr<store::Store>, std::string> make_store(
+    const config::Config& c, boost::asio::any_io_executor blocking) {
+  if (c.redis_url.empty()) {
+    return {
+        std::make_unique<store::LmdbStore>(
+            store::LmdbConfig{.dir = c.data_dir, .map_size = c.lmdb_map_size}, std::move(blocking)),
+        "lmdb " + c.data_dir.string()};
+  }
+  const auto port = c.redis_port != 0 ? std::optional<std::uint16_t>(c.redis_port) : std::nullopt;
+  store::RedisConfig redis{.endpoint = store::parse_redis_url(c.redis_url, port),
+                           .write_format = c.redis_write_data_urls ? store::ValueFormat::data_url
+                                                                   : store::ValueFormat::raw,
+                           .connect_timeout = c.redis_connect_timeout,
+                           .command_timeout = c.redis_command_timeout};
+  std::string label = "redis " + store::describe(redis.endpoint) +
+                      (c.redis_write_data_urls ? " writing data URLs" : " writing raw bytes");
+  return {std::make_unique<store::RedisStore>(std::move(redis)), std::move(label)};
+}
+
 int run(const config::Config& c, const char* argv0) {
   image::init_vips(argv0);
   Auth auth = make_auth(c);
 
   boost::asio::thread_pool blocking(2);  // store writes: fsync must not hold a network thread
-  store::LmdbStore store(store::LmdbConfig{.dir = c.data_dir, .map_size = c.lmdb_map_size},
-                         blocking.get_executor());
+  auto [store_engine, store_label] = make_store(c, blocking.get_executor());
+  store::Store& store = *store_engine;
   WorkerPool workers(c.effective_workers(), c.queue_limit);
   image::ImageService images(store, workers,
                              image::ServiceSettings{.jpeg_quality = c.jpeg_quality,
@@ -107,9 +130,9 @@ int run(const config::Config& c, const char* argv0) {
     server.shutdown(c.shutdown_timeout);
   });
   spdlog::info(
-      "imagecpp listening on http://{}:{} (store: lmdb {}, auth: {}, {} io threads, {} "
+      "imagecpp listening on http://{}:{} (store: {}, auth: {}, {} io threads, {} "
       "image workers)",
-      c.bind_address, server.port(), c.data_dir.string(),
+      c.bind_address, server.port(), store_label,
       c.auth_mode == config::AuthMode::static_tokens ? "static" : "remote",
       c.effective_io_threads(), c.effective_workers());
   server.join();

@@ -79,6 +79,35 @@ void add_store_options(CLI::App& app, Config& c) {
       ->check(CLI::PositiveNumber);
 }
 
+CLI::Option* millis_option(CLI::App& app, const std::string& flag, std::chrono::milliseconds& value,
+                           const std::string& env, const std::string& help) {
+  return app
+      .add_option_function<long>(
+          flag, [&value](const long& ms) { value = std::chrono::milliseconds(ms); }, help)
+      ->envname(env)
+      ->default_str(std::to_string(value.count()))
+      ->check(CLI::PositiveNumber);
+}
+
+void add_redis_options(CLI::App& app, Config& c) {
+  app.add_option("--redis-url", c.redis_url,
+                 "Redis store: host:port, redis://[[user]:password@]host[:port][/db] or host "
+                 "(empty = embedded LMDB store)")
+      ->envname("REDIS_URL");
+  app.add_option("--redis-port", c.redis_port, "Redis port when the URL gives none (6379)")
+      ->envname("REDIS_PORT")
+      ->check(CLI::Range(1, 65535))
+      ->default_str("6379");
+  app.add_flag("--redis-write-data-urls", c.redis_write_data_urls,
+               "Store data-URL strings like the Node/Go peers (default: raw bytes)")
+      ->envname("IMAGE_REDIS_WRITE_DATA_URLS");
+  millis_option(app, "--redis-connect-timeout-ms", c.redis_connect_timeout,
+                "IMAGE_REDIS_CONNECT_TIMEOUT_MS", "Milliseconds to connect to Redis (then 503)");
+  millis_option(app, "--redis-command-timeout-ms", c.redis_command_timeout,
+                "IMAGE_REDIS_COMMAND_TIMEOUT_MS",
+                "Milliseconds one Redis command may take (then 503)");
+}
+
 void add_auth_options(CLI::App& app, Config& c) {
   const std::map<std::string, AuthMode> modes{{"remote", AuthMode::remote},
                                               {"static", AuthMode::static_tokens}};
@@ -145,6 +174,7 @@ std::optional<Config> load(int argc, char** argv, int& exit_code) {
   add_http_options(app, c);
   add_image_options(app, c);
   add_store_options(app, c);
+  add_redis_options(app, c);
   add_auth_options(app, c);
   add_remote_auth_options(app, c);
   add_log_options(app, c);
