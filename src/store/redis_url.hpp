@@ -1,0 +1,34 @@
+#pragma once
+// Where the Redis engine connects, from REDIS_URL in every form the peers use:
+//   host:port                                     the Go peers (go-redis Addr)
+//   redis://[[user]:password@]host[:port][/db]    the URL form
+//   host, with the port from REDIS_PORT           the Node peers (ioredis new Redis(port, host))
+// Parsing is kept apart from the engine so that every form is unit-tested without a server.
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+
+namespace imagecpp::store {
+
+inline constexpr std::uint16_t kRedisDefaultPort = 6379;
+
+struct RedisEndpoint {
+  std::string host;  // a name or an IP address (IPv6 without brackets)
+  std::uint16_t port = kRedisDefaultPort;
+  std::string user;            // empty: AUTH with the password alone (the pre-ACL form)
+  std::string password;        // empty: no AUTH
+  std::optional<unsigned> db;  // SELECT only when given
+
+  bool operator==(const RedisEndpoint&) const = default;
+};
+
+// `port` (REDIS_PORT) applies when the URL names no port of its own; without either, 6379.
+// A userinfo without ':' is the password (as redis-cli reads it). Query and fragment are
+// ignored. Throws std::invalid_argument naming the problem (never the password).
+RedisEndpoint parse_redis_url(std::string_view url, std::optional<std::uint16_t> port = {});
+
+// For logs: "redis://user:***@host:port/db", the password masked.
+std::string describe(const RedisEndpoint& endpoint);
+
+}  // namespace imagecpp::store

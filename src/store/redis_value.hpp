@@ -1,0 +1,23 @@
+#pragma once
+// How images are laid out as Redis values. The Node and Go peers store data-URL strings
+// ("data:image/jpeg;base64,..."); this service stores raw bytes by default (a quarter less
+// memory) or, to run beside the peers on one Redis, data-URL strings like theirs.
+#include <string>
+#include <string_view>
+
+namespace imagecpp::store {
+
+enum class ValueFormat { raw, data_url };
+
+// The value to SET for image bytes: the bytes themselves, or "data:<sniffed mime>;base64,...".
+// Only the data-URL form allocates.
+std::string encode_data_url(std::string_view bytes);
+
+// True when a stored value is a data URL (it starts with "data:"); anything else is raw bytes.
+bool is_data_url(std::string_view value) noexcept;
+
+// The bytes of a base64 data URL. Throws Error(internal) when the value is not one (a stored
+// value the service cannot read is a bug or foreign data, not a client error).
+std::string decode_data_url(std::string_view value);
+
+}  // namespace imagecpp::store
