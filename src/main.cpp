@@ -110,6 +110,7 @@ int run(const config::Config& c, const char* argv0) {
       http::ServerSettings{.address = c.bind_address,
                            .port = c.port,
                            .threads = c.effective_io_threads(),
+                           .max_connections = c.max_connections,
                            .max_body_bytes = c.max_body_bytes,
                            .header_timeout = c.header_timeout,
                            .idle_timeout = c.idle_timeout,

@@ -38,6 +38,9 @@ void add_http_options(CLI::App& app, Config& c) {
   app.add_option("--bind", c.bind_address, "Listening address")->envname("IMAGE_BIND");
   app.add_option("--io-threads", c.io_threads, "Network threads, 0 = number of cores")
       ->envname("IMAGE_IO_THREADS");
+  app.add_option("--max-connections", c.max_connections, "Open client connections at most")
+      ->envname("IMAGE_MAX_CONNECTIONS")
+      ->check(CLI::PositiveNumber);
   app.add_option("--max-body-bytes", c.max_body_bytes, "Largest request body")
       ->envname("IMAGE_MAX_BODY_BYTES")
       ->check(CLI::PositiveNumber);

@@ -18,6 +18,7 @@ struct Config {
   std::string bind_address = "0.0.0.0";
   std::uint16_t port = 3001;
   unsigned io_threads = 0;  // 0 = number of cores
+  std::size_t max_connections = 10000;
   std::uint64_t max_body_bytes = 16ull << 20;
   std::chrono::seconds header_timeout{10};
   std::chrono::seconds idle_timeout{60};
