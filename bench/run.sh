@@ -1,0 +1,425 @@
+#!/usr/bin/env bash
+# The benchmark (issue 6): one command that builds Release, starts what it needs on loopback,
+# measures the service against its references (nginx for HTTP, redis-benchmark / LMDB and the
+# base64 decode for uploads, in-process libvips for cold variants) and prints one table.
+#
+#   bench/run.sh            full run: 10 s a scenario, 3 repetitions (about 15 minutes)
+#   bench/run.sh --quick    a few seconds a scenario, once (CI: it must run, figures don't count)
+#
+# Settings (environment): BENCH_DURATION seconds a wrk run, BENCH_REPS repetitions,
+# BENCH_CONNS connection counts of scenarios 1-3 ("8 32"; quick: "8"), BENCH_UPLOAD_CONNS (8),
+# BENCH_COLD_SAMPLES cold requests per photo and size, BENCH_ENGINES ("lmdb redis"),
+# BENCH_PORT_BASE first loopback port tried (18400), BENCH_SERVICE_ARGS extra service flags,
+# BENCH_RESULTS results directory (build/bench/results/<time>), BENCH_KEEP=1 keeps the temp dir.
+# Everything started here is stopped on exit. Results: <results>/table.txt and the raw files.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+ROOT=$PWD
+BENCH=$ROOT/bench
+
+QUICK=0
+for arg in "$@"; do
+  case $arg in
+    --quick) QUICK=1 ;;
+    -h | --help) sed -n '2,14p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    *) echo "unknown argument: $arg (try --help)" >&2; exit 2 ;;
+  esac
+done
+
+if ((QUICK)); then
+  DURATION=${BENCH_DURATION:-2}; REPS=${BENCH_REPS:-1}; COLD_SAMPLES=${BENCH_COLD_SAMPLES:-1}
+  CONNS=${BENCH_CONNS:-8}
+else
+  DURATION=${BENCH_DURATION:-10}; REPS=${BENCH_REPS:-3}; COLD_SAMPLES=${BENCH_COLD_SAMPLES:-10}
+  CONNS=${BENCH_CONNS:-8 32}
+fi
+UPLOAD_CONNS=${BENCH_UPLOAD_CONNS:-8}
+ENGINES=${BENCH_ENGINES:-lmdb redis}
+FOCUS=""
+WRK_THREADS=2  # wrk shares the 2 cores with the server: see the README
+CORES=$(nproc)
+
+log() { printf '[bench %s] %s\n' "$(date +%H:%M:%S)" "$*" >&2; }
+die() { log "error: $*"; exit 1; }
+
+# ---------------------------------------------------------------- packages and build
+need=(wrk nginx redis-server redis-tools libvips-tools mate-backgrounds curl python3)
+missing=()
+for p in "${need[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if ((${#missing[@]})); then
+  log "installing: ${missing[*]}"
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq
+  apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+./scripts/deps.sh  # the service's build dependencies
+
+BUILD=$ROOT/build/bench
+log "building Release into build/bench (imagecpp, vips_reference, store_reference)"
+cmake -S . -B "$BUILD" -G Ninja -DCMAKE_BUILD_TYPE=Release -DIMAGECPP_TESTS=OFF \
+  -DIMAGECPP_BENCH=ON >/dev/null
+cmake --build "$BUILD" -j 2 --target imagecpp vips_reference store_reference >/dev/null ||
+  cmake --build "$BUILD" -j 2 --target imagecpp vips_reference store_reference  # show the error
+SERVICE_BIN=$BUILD/imagecpp
+
+# ---------------------------------------------------------------- temp dir, cleanup
+TMP=$(mktemp -d /tmp/imagecpp-bench.XXXXXX)
+PIDS=()
+cleanup() {
+  local pid
+  for pid in "${PIDS[@]}"; do kill -TERM "$pid" 2>/dev/null || true; done
+  for pid in "${PIDS[@]}"; do
+    for _ in $(seq 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+    kill -KILL "$pid" 2>/dev/null || true
+    wait "$pid" 2>/dev/null || true
+  done
+  if [[ ${BENCH_KEEP:-0} == 1 ]]; then log "kept $TMP"; else rm -rf "$TMP"; fi
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+MODE=full; if ((QUICK)); then MODE=quick; fi
+RESULTS=${BENCH_RESULTS:-$BUILD/results/$(date -u +%Y%m%dT%H%M%SZ)-$MODE}
+mkdir -p "$RESULTS"/{wrk,cold,ref,rss,isolation,logs}
+ln -sfn "$RESULTS" "$BUILD/results/latest" 2>/dev/null || true
+
+# ---------------------------------------------------------------- photos
+# Real photos from mate-backgrounds, derived with libvips' CLI to the sizes the issue names.
+IMG=$BUILD/images
+MATE=/usr/share/backgrounds/mate
+mkdir -p "$IMG"
+make_image() {  # name, command...
+  local name=$1; shift
+  [[ -s $IMG/$name ]] && return
+  log "preparing $name"
+  "$@"
+}
+# 1600x1200 JPEG of ~280 KB (Wood.jpg is 2560x1920; Q 90 without chroma subsampling gives it).
+make_image photo_1600.jpg vips thumbnail "$MATE/nature/Wood.jpg" \
+  "$IMG/photo_1600.jpg[Q=90,strip,optimize_coding]" 1600 --height 1200
+# 13 MP (4800x2700, EXIF kept) from the 5640x3172 photo, baseline and progressive.
+make_image photo_13mp_baseline.jpg vips thumbnail "$MATE/abstract/Elephants_5640x3172.jpg" \
+  "$IMG/photo_13mp_baseline.jpg[Q=90,optimize_coding]" 4800 --height 4800
+make_image photo_13mp_progressive.jpg vips thumbnail "$MATE/abstract/Elephants_5640x3172.jpg" \
+  "$IMG/photo_13mp_progressive.jpg[Q=90,optimize_coding,interlace]" 4800 --height 4800
+# 1 MP PNG (1280x800) of a photo.
+make_image photo_1mp.png vips thumbnail "$MATE/nature/Garden.jpg" "$IMG/photo_1mp.png" 1280 \
+  --height 1280
+PHOTOS=(photo_1600.jpg photo_13mp_baseline.jpg photo_13mp_progressive.jpg photo_1mp.png)
+COLD_SIZES=320,1200
+
+# ---------------------------------------------------------------- ports
+read -r PORT_SVC_LMDB PORT_SVC_REDIS PORT_NGINX PORT_REDIS < <(python3 - "${BENCH_PORT_BASE:-18400}" <<'EOF'
+import socket, sys
+port, found = int(sys.argv[1]), []
+while len(found) < 4 and port < 32768:  # below the kernel's outgoing port range
+    s = socket.socket()
+    try:
+        s.bind(("127.0.0.1", port)); found.append(port)
+    except OSError:
+        pass
+    finally:
+        s.close()
+    port += 1
+print(*found)
+EOF
+)
+[[ -n ${PORT_REDIS:-} ]] || die "no free loopback ports"
+declare -A SVC_PORT=([lmdb]=$PORT_SVC_LMDB [redis]=$PORT_SVC_REDIS)
+declare -A SVC_PID=()
+
+# ---------------------------------------------------------------- engines
+REDIS_SKIP=""
+run_engines=()
+for engine in $ENGINES; do
+  if [[ $engine == redis && $("$SERVICE_BIN" --help 2>&1) != *--redis-url* ]]; then
+    REDIS_SKIP="the service has no --redis-url option yet (Redis engine not built in): Redis runs skipped"
+    log "$REDIS_SKIP"
+    continue
+  fi
+  run_engines+=("$engine")
+done
+((${#run_engines[@]})) || die "no storage engine to run"
+
+TOKEN=$(head -c 16 /dev/urandom | od -An -tx1 | tr -d ' \n')
+printf '%s bench-user Bench\n' "$TOKEN" >"$TMP/tokens.txt"
+
+# ---------------------------------------------------------------- redis and nginx
+wait_for() {  # description, command...
+  local what=$1; shift
+  for _ in $(seq 200); do "$@" >/dev/null 2>&1 && return 0; sleep 0.1; done
+  die "$what did not come up"
+}
+
+REDIS_PID=""
+if [[ " ${run_engines[*]} " == *" redis "* ]]; then
+  # In memory only (no RDB, no AOF), as TESTBED.md; the service's writes are in RAM, not on disk.
+  redis-server --port "$PORT_REDIS" --bind 127.0.0.1 --save '' --appendonly no \
+    --dir "$TMP" --logfile "$TMP/redis.log" --daemonize no &
+  REDIS_PID=$!; PIDS+=("$REDIS_PID")
+  wait_for redis redis-cli -p "$PORT_REDIS" ping
+fi
+rcli() { redis-cli -p "$PORT_REDIS" "$@"; }
+
+# nginx: the HTTP limit. Same number of worker processes as the service's network threads.
+NGINX_WORKERS=$CORES
+mkdir -p "$TMP/nginx/tmp" "$TMP/www"
+chmod 755 "$TMP" "$TMP/www"  # nginx' workers drop root and must read the files
+cat >"$TMP/nginx/nginx.conf" <<EOF
+worker_processes $NGINX_WORKERS;
+daemon off;
+pid $TMP/nginx/nginx.pid;
+error_log $TMP/nginx/error.log warn;
+events { worker_connections 4096; }
+http {
+  access_log off;
+  sendfile on;
+  tcp_nopush on;
+  tcp_nodelay on;
+  keepalive_timeout 75s;
+  keepalive_requests 100000000;
+  types { image/jpeg jpg; application/json json; }
+  default_type application/octet-stream;
+  client_body_temp_path $TMP/nginx/tmp/body;
+  proxy_temp_path $TMP/nginx/tmp/proxy;
+  fastcgi_temp_path $TMP/nginx/tmp/fastcgi;
+  uwsgi_temp_path $TMP/nginx/tmp/uwsgi;
+  scgi_temp_path $TMP/nginx/tmp/scgi;
+  server {
+    listen 127.0.0.1:$PORT_NGINX;
+    root $TMP/www;
+  }
+}
+EOF
+nginx -p "$TMP/nginx/" -e "$TMP/nginx/error.log" -c "$TMP/nginx/nginx.conf" &
+NGINX_PID=$!; PIDS+=("$NGINX_PID")
+echo ok >"$TMP/www/ping.txt"
+wait_for nginx curl -sf "http://127.0.0.1:$PORT_NGINX/ping.txt"
+
+# ---------------------------------------------------------------- the service
+start_service() {  # engine group
+  local engine=$1 group=$2 port=${SVC_PORT[$1]}
+  local args=(--auth-mode static --tokens-file "$TMP/tokens.txt" --bind 127.0.0.1 --port "$port")
+  if [[ $engine == redis ]]; then
+    rcli flushall >/dev/null
+    args+=(--redis-url "127.0.0.1:$PORT_REDIS")
+  else
+    rm -rf "$TMP/data-$group"
+    args+=(--data-dir "$TMP/data-$group")
+  fi
+  # shellcheck disable=SC2086
+  "$SERVICE_BIN" "${args[@]}" ${BENCH_SERVICE_ARGS:-} >"$RESULTS/logs/service.$engine.$group.log" 2>&1 &
+  SVC_PID[$engine]=$!; PIDS+=("${SVC_PID[$engine]}")
+  wait_for "the service ($engine)" curl -sf "http://127.0.0.1:$port/readyz"
+}
+
+# Peak RSS of the group: VmHWM, the high-water mark since the process started.
+stop_service() {  # engine group
+  local engine=$1 group=$2 pid=${SVC_PID[$1]}
+  awk '/^VmHWM/ {print $2}' "/proc/$pid/status" >"$RESULTS/rss/$engine.$group.kb"
+  kill -TERM "$pid"
+  wait "$pid" || log "service ($engine) exited with $?"
+}
+
+ours_pids() {
+  local p=("$NGINX_PID") e
+  if [[ -n $REDIS_PID ]]; then p+=("$REDIS_PID"); fi
+  for e in "${run_engines[@]}"; do
+    if [[ -n ${SVC_PID[$e]:-} ]]; then p+=("${SVC_PID[$e]}"); fi
+  done
+  local IFS=,; echo "${p[*]}${EXTRA_PIDS:+,$EXTRA_PIDS}"
+}
+
+# Runs a measured command into a result file, with the machine's noise appended (and the CPU,
+# page faults and context switches of the server under test when FOCUS names its pid).
+measured() {  # outfile command...
+  local out=$1; shift
+  python3 "$BENCH/measure.py" --pids "$(ours_pids)" ${FOCUS:+--focus "$FOCUS"} -- "$@" >"$out" 2>&1 ||
+    { cat "$out" >&2; die "failed: $*"; }
+}
+
+run_wrk() {  # outfile connections url server-pid [VAR=value...]
+  local out=$1 conns=$2 url=$3; FOCUS=$4; shift 4
+  measured "$out" env "$@" wrk -t "$WRK_THREADS" -c "$conns" -d "${DURATION}s" --timeout 10s \
+    --latency -s "$BENCH/wrk/bench.lua" "$url"
+  FOCUS=""
+  grep -q '^BENCH_JSON' "$out" || { cat "$out" >&2; die "wrk gave no figures: $out"; }
+}
+
+svc_url() { echo "http://127.0.0.1:${SVC_PORT[$1]}$2"; }
+upload() {  # engine file [--json] [--count N]
+  local engine=$1 file=$2; shift 2
+  python3 "$BENCH/client.py" upload --port "${SVC_PORT[$engine]}" --token "$TOKEN" "$@" "$file"
+}
+get_to() { python3 "$BENCH/client.py" get --port "${SVC_PORT[$1]}" --out "$3" "$2"; }
+
+# ---------------------------------------------------------------- metadata
+{
+  echo "date=$(date -u +%Y-%m-%dT%H:%M:%SZ)"
+  echo "mode=$MODE"
+  echo "duration_s=$DURATION"; echo "reps=$REPS"; echo "conns=$CONNS"
+  echo "upload_conns=$UPLOAD_CONNS"; echo "cold_samples=$COLD_SAMPLES"; echo "cold_sizes=$COLD_SIZES"
+  echo "cores=$CORES"; echo "wrk_threads=$WRK_THREADS"; echo "nginx_workers=$NGINX_WORKERS"
+  echo "service_threads=default: io threads = workers = cores ($CORES)"
+  echo "service_args=${BENCH_SERVICE_ARGS:-}"
+  echo "engines=${run_engines[*]}"; echo "redis_skip=$REDIS_SKIP"
+  echo "git=$(git rev-parse --short HEAD)$(git diff --quiet HEAD -- src CMakeLists.txt || echo ' + uncommitted changes in src/')"
+  echo "loadavg_start=$(cut -d' ' -f1-3 /proc/loadavg)"
+  echo "versions=$(wrk --version 2>&1 | head -1 | cut -d' ' -f1-2); $(nginx -v 2>&1); $(redis-server --version | cut -d' ' -f1-3); $(vips --version)"
+  for p in "${PHOTOS[@]}"; do
+    echo "photo.$p=$(vipsheader -f width "$IMG/$p")x$(vipsheader -f height "$IMG/$p") $(stat -c %s "$IMG/$p") bytes$( [[ $(vipsheader -f interlaced "$IMG/$p" 2>/dev/null) == 1 ]] && echo ', progressive')"
+  done
+} >"$RESULTS/meta.txt"
+log "results in $RESULTS; engines: ${run_engines[*]}; ${DURATION}s x $REPS a scenario"
+
+# ---------------------------------------------------------------- 1-3: warm reads
+log "group warm: scenarios 1-3 (warm JPEG, warm JSON, original JSON)"
+declare -A WARM_ID=()
+first=""
+for engine in "${run_engines[@]}"; do
+  start_service "$engine" warm
+  WARM_ID[$engine]=$(upload "$engine" "$IMG/photo_1600.jpg" --json)
+  id=${WARM_ID[$engine]}
+  mkdir -p "$TMP/bodies/$engine"
+  get_to "$engine" "/v1/image/$id/jpeg?Size=320" "$TMP/bodies/$engine/v320.jpg"
+  get_to "$engine" "/v1/image/$id?Size=320" "$TMP/bodies/$engine/v320.json"
+  get_to "$engine" "/v1/image/$id" "$TMP/bodies/$engine/orig.json"
+  if [[ -z $first ]]; then
+    first=$engine
+    cp "$TMP/bodies/$engine/"* "$TMP/www/"  # nginx serves the very bytes the service answers
+  else
+    cmp -s "$TMP/bodies/$engine/v320.jpg" "$TMP/www/v320.jpg" ||
+      log "warning: the $engine variant differs from the $first one"
+  fi
+done
+for f in v320.jpg v320.json orig.json; do echo "body.$f=$(stat -c %s "$TMP/www/$f")"; done >>"$RESULTS/meta.txt"
+
+declare -A SVC_PATH=([jpeg]='/jpeg?Size=320' [json]='?Size=320' [orig]='')
+declare -A NGINX_PATH=([jpeg]=/v320.jpg [json]=/v320.json [orig]=/orig.json)
+for scenario in jpeg json orig; do
+  for conns in $CONNS; do
+    for rep in $(seq "$REPS"); do
+      # Interleaved, so that a change in the machine's load hits service and reference alike.
+      for engine in "${run_engines[@]}"; do
+        run_wrk "$RESULTS/wrk/$engine.$scenario.c$conns.rep$rep.txt" "$conns" \
+          "$(svc_url "$engine" "/v1/image/${WARM_ID[$engine]}${SVC_PATH[$scenario]}")" \
+          "${SVC_PID[$engine]}"
+      done
+      run_wrk "$RESULTS/wrk/nginx.$scenario.c$conns.rep$rep.txt" "$conns" \
+        "http://127.0.0.1:$PORT_NGINX${NGINX_PATH[$scenario]}" "$NGINX_PID"
+      log "  $scenario c$conns rep $rep done"
+    done
+  done
+done
+for engine in "${run_engines[@]}"; do stop_service "$engine" warm; done
+
+# ---------------------------------------------------------------- 4: uploads
+log "group upload: scenario 4 (JSON data URL of the 280 KB JPEG)"
+python3 - "$IMG/photo_1600.jpg" "$TMP/upload.json" <<'EOF'
+import base64, json, sys
+raw = open(sys.argv[1], "rb").read()
+open(sys.argv[2], "w").write(json.dumps({"image": "data:image/jpeg;base64," + base64.b64encode(raw).decode()}))
+EOF
+for engine in "${run_engines[@]}"; do start_service "$engine" upload; done
+PHOTO_BYTES=$(stat -c %s "$IMG/photo_1600.jpg")
+for rep in $(seq "$REPS"); do
+  for engine in "${run_engines[@]}"; do
+    run_wrk "$RESULTS/wrk/$engine.upload.c$UPLOAD_CONNS.rep$rep.txt" "$UPLOAD_CONNS" \
+      "$(svc_url "$engine" /v1/image)" "${SVC_PID[$engine]}" BENCH_BODY_FILE="$TMP/upload.json" \
+      BENCH_CONTENT_TYPE=application/json BENCH_TOKEN="$TOKEN"
+    if [[ $engine == redis ]]; then rcli flushall >/dev/null; fi  # bounds Redis' memory
+  done
+  if [[ -n $REDIS_PID ]]; then
+    # A SET of a value of the same size (redis-benchmark cannot send given binary bytes; Redis
+    # does not look at them), same connections, for about the same time as the wrk run.
+    rps=$(redis-benchmark -p "$PORT_REDIS" -c "$UPLOAD_CONNS" -n 300 -d "$PHOTO_BYTES" -t set \
+      --csv 2>/dev/null | awk -F'"' '/^"SET"/ {print int($4)}')
+    n=$((rps * DURATION)); if ((n < 300)); then n=300; fi
+    measured "$RESULTS/ref/redis_set.rep$rep.txt" redis-benchmark -p "$PORT_REDIS" \
+      -c "$UPLOAD_CONNS" -n "$n" -d "$PHOTO_BYTES" -t set --csv
+    rcli flushall >/dev/null
+  fi
+  log "  upload rep $rep done"
+done
+mkdir -p "$TMP/lmdb-ref"
+measured "$RESULTS/ref/store_reference.txt" "$BUILD/bench/store_reference" \
+  "$IMG/photo_1600.jpg" $((QUICK ? 50 : 300)) "$TMP/lmdb-ref"
+for engine in "${run_engines[@]}"; do stop_service "$engine" upload; done
+
+# ---------------------------------------------------------------- 5: cold variants
+log "group cold: scenario 5 (first request after upload; $COLD_SAMPLES samples a photo and size)"
+for engine in "${run_engines[@]}"; do start_service "$engine" cold; done
+checkpoint() {  # engine step: running max (VmHWM) and current RSS, to tell which step peaks
+  awk -v step="$2" '/^VmHWM/ {h=$2} /^VmRSS/ {r=$2} END {print step, h, r}' \
+    "/proc/${SVC_PID[$1]}/status" >>"$RESULTS/rss/$1.cold.steps"
+}
+for engine in "${run_engines[@]}"; do
+  : >"$RESULTS/cold/$engine.txt"
+  checkpoint "$engine" started
+  for photo in "${PHOTOS[@]}"; do
+    # A fresh id per sample (+1 warm-up): each upload of the same bytes gets its own id.
+    upload "$engine" "$IMG/$photo" --count $((COLD_SAMPLES + 1)) >"$TMP/ids.$engine.$photo"
+    checkpoint "$engine" "uploaded:$photo"
+    # Each cold request is followed by one in-process libvips run of the same file and box.
+    measured "$TMP/cold.out" python3 "$BENCH/client.py" cold --port "${SVC_PORT[$engine]}" \
+      --ids "$TMP/ids.$engine.$photo" --sizes "$COLD_SIZES" --label "$photo" \
+      --reference "$BUILD/bench/vips_reference" --file "$IMG/$photo" --quality 80
+    cat "$TMP/cold.out" >>"$RESULTS/cold/$engine.txt"
+    checkpoint "$engine" "cold:$photo"
+  done
+  if [[ $engine == redis ]]; then
+    # Memory per stored byte: the service's keys, and for comparison the same bytes SET by
+    # redis-cli (the floor) and as the peers' data-URL strings.
+    for photo in "${PHOTOS[@]}"; do
+      id=$(head -1 "$TMP/ids.$engine.$photo")
+      size=$(stat -c %s "$IMG/$photo")
+      for key in "$id" "${id}_320" "${id}_1200"; do
+        what=original; [[ $key == *_* ]] && what=variant_${key##*_}
+        len=$(rcli strlen "$key")  # binary size: the file for the original, else the value
+        echo "service $photo $what $len $(rcli memory usage "$key" samples 0) $([[ $what == original ]] && echo "$size" || echo "$len")"
+      done
+      rcli -x set "bench:raw:$photo" <"$IMG/$photo" >/dev/null
+      echo "raw-set $photo original $(rcli strlen "bench:raw:$photo") $(rcli memory usage "bench:raw:$photo" samples 0) $size"
+      python3 -c 'import base64,sys; d=open(sys.argv[1],"rb").read(); m="image/png" if d[:4]==b"\x89PNG" else "image/jpeg"; sys.stdout.write("data:%s;base64,%s" % (m, base64.b64encode(d).decode()))' \
+        "$IMG/$photo" >"$TMP/dataurl"
+      rcli -x set "bench:dataurl:$photo" <"$TMP/dataurl" >/dev/null
+      echo "data-url $photo original $(rcli strlen "bench:dataurl:$photo") $(rcli memory usage "bench:dataurl:$photo" samples 0) $size"
+    done >"$RESULTS/ref/redis_memory.txt"
+  fi
+  log "  cold $engine done"
+done
+for engine in "${run_engines[@]}"; do stop_service "$engine" cold; done
+
+# ---------------------------------------------------------------- 6: isolation
+log "group isolation: scenario 6 (warm JPEG at 8 connections beside a loop of cold 13 MP variants)"
+ids_per_rep=$(( (DURATION + 1) * 10 / 6 + 1 ))  # every Size of an id; >= 10 cold variants/s
+for engine in "${run_engines[@]}"; do
+  start_service "$engine" isolation
+  WARM_ID[$engine]=$(upload "$engine" "$IMG/photo_1600.jpg" --json)
+  get_to "$engine" "/v1/image/${WARM_ID[$engine]}/jpeg?Size=320" "$TMP/warm.jpg"
+  for rep in $(seq "$REPS"); do  # baseline and progressive in turn
+    upload "$engine" "$IMG/photo_13mp_baseline.jpg" --count $(( (ids_per_rep + 1) / 2 )) >"$TMP/b"
+    upload "$engine" "$IMG/photo_13mp_progressive.jpg" --count $((ids_per_rep / 2)) >"$TMP/p"
+    paste -d '\n' "$TMP/b" "$TMP/p" | sed '/^$/d' >"$TMP/iso-ids.$engine.$rep"
+  done
+done
+for rep in $(seq "$REPS"); do
+  for engine in "${run_engines[@]}"; do
+    python3 "$BENCH/client.py" loop --port "${SVC_PORT[$engine]}" --ids "$TMP/iso-ids.$engine.$rep" \
+      --duration $((DURATION + 1)) --out "$RESULTS/isolation/$engine.rep$rep.txt" &
+    loop_pid=$!
+    sleep 0.5  # the first cold variant is under way when the load starts
+    EXTRA_PIDS=$loop_pid run_wrk "$RESULTS/wrk/$engine.isolation.c8.rep$rep.txt" 8 \
+      "$(svc_url "$engine" "/v1/image/${WARM_ID[$engine]}/jpeg?Size=320")" "${SVC_PID[$engine]}"
+    wait "$loop_pid" || die "the cold loop failed ($engine)"
+  done
+  log "  isolation rep $rep done"
+done
+for engine in "${run_engines[@]}"; do stop_service "$engine" isolation; done
+
+echo "loadavg_end=$(cut -d' ' -f1-3 /proc/loadavg)" >>"$RESULTS/meta.txt"
+
+# ---------------------------------------------------------------- the table
+python3 "$BENCH/report.py" "$RESULTS" --json "$RESULTS/summary.json" | tee "$RESULTS/table.txt"
