@@ -229,7 +229,7 @@ TEST_F(RedisStoreTest, KilledThenRestartedOnTheSamePort) {
   // Within the backoff, commands fail fast without a new attempt.
   const auto [again, fast] = get_error(store, "a");
   EXPECT_EQ(again, ErrorCode::unavailable);
-  EXPECT_LT(fast, 200ms);
+  EXPECT_LT(fast, 500ms);
 
   server_.start();  // empty again: --save ''
   EXPECT_TRUE(recovers(store, 3000ms));
@@ -244,12 +244,12 @@ TEST_F(RedisStoreTest, SilentServerTimesOutThenRecovers) {
   const auto [code, took] = get_error(store, "a");
   EXPECT_EQ(code, ErrorCode::unavailable);
   EXPECT_GE(took, 250ms);
-  EXPECT_LT(took, 1000ms);
+  EXPECT_LT(took, 2500ms);  // bounded by the timeout, with slack for a loaded CI machine
   // A new connection to a stopped server is accepted by the kernel but AUTH/PING hang: the
   // command timeout bounds it too.
   const auto [code2, took2] = get_error(store, "a");
   EXPECT_EQ(code2, ErrorCode::unavailable);
-  EXPECT_LT(took2, 1000ms);
+  EXPECT_LT(took2, 2500ms);
   server_.resume();
   EXPECT_TRUE(recovers(store, 3000ms));
   EXPECT_EQ(get(store, "a"), "1");
@@ -263,7 +263,7 @@ TEST(RedisStoreDown, NeverStartedFailsFast) {
   const auto start = Clock::now();
   EXPECT_FALSE(ping(store));
   EXPECT_THROW(put(store, "a", "1"), Error);
-  EXPECT_LT(Clock::now() - start, 500ms);
+  EXPECT_LT(Clock::now() - start, 1500ms);
 }
 
 TEST(RedisStoreDown, UnresolvableHost) {
@@ -298,7 +298,7 @@ TEST(RedisStoreDown, ConnectTimeout) {
   const auto [code, took] = get_error(store, "a");
   EXPECT_EQ(code, ErrorCode::unavailable);
   EXPECT_GE(took, 250ms);
-  EXPECT_LT(took, 1000ms);
+  EXPECT_LT(took, 2500ms);  // bounded by the timeout, with slack for a loaded CI machine
   for (const int fd : fillers) ::close(fd);
   ::close(listener);
 }
