@@ -375,6 +375,9 @@ def main():
     photos = ["%s %s" % (k[len("photo."):], v) for k, v in meta.items() if k.startswith("photo.")]
     if photos:
         print("photos: " + "; ".join(photos))
+    if meta.get("service_args") or meta.get("service_env"):
+        print("service started with: %s %s" % (meta.get("service_env", ""),
+                                               meta.get("service_args", "")))
     if meta.get("redis_skip"):
         print("NOTE: " + meta["redis_skip"])
     print(noise_line(root) + "; load average %s at start, %s at end"

@@ -10,10 +10,12 @@
 # BENCH_CONNS connection counts of scenarios 1-3 ("8 32"; quick: "8"), BENCH_UPLOAD_CONNS (8),
 # BENCH_COLD_SAMPLES cold requests per photo and size, BENCH_ENGINES ("lmdb redis"),
 # BENCH_PORT_BASE first loopback port tried (18400), BENCH_SERVICE_ARGS extra service flags,
+# BENCH_SERVICE_ENV extra service environment ("MALLOC_ARENA_MAX=2 ..."),
 # BENCH_RESULTS results directory (build/bench/results/<time>), BENCH_KEEP=1 keeps the temp dir.
 # Everything started here is stopped on exit. Results: <results>/table.txt and the raw files.
 set -euo pipefail
-cd "$(dirname "$0")/.."
+SELF=$(readlink -f "$0")
+cd "$(dirname "$SELF")/.."
 ROOT=$PWD
 BENCH=$ROOT/bench
 
@@ -21,7 +23,7 @@ QUICK=0
 for arg in "$@"; do
   case $arg in
     --quick) QUICK=1 ;;
-    -h | --help) sed -n '2,14p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    -h | --help) sed -n '2,15p' "$SELF" | sed 's/^# \{0,1\}//'; exit 0 ;;
     *) echo "unknown argument: $arg (try --help)" >&2; exit 2 ;;
   esac
 done
@@ -210,7 +212,8 @@ start_service() {  # engine group
     args+=(--data-dir "$TMP/data-$group")
   fi
   # shellcheck disable=SC2086
-  "$SERVICE_BIN" "${args[@]}" ${BENCH_SERVICE_ARGS:-} >"$RESULTS/logs/service.$engine.$group.log" 2>&1 &
+  env ${BENCH_SERVICE_ENV:-} "$SERVICE_BIN" "${args[@]}" ${BENCH_SERVICE_ARGS:-} \
+    >"$RESULTS/logs/service.$engine.$group.log" 2>&1 &
   SVC_PID[$engine]=$!; PIDS+=("${SVC_PID[$engine]}")
   wait_for "the service ($engine)" curl -sf "http://127.0.0.1:$port/readyz"
 }
@@ -263,7 +266,7 @@ get_to() { python3 "$BENCH/client.py" get --port "${SVC_PORT[$1]}" --out "$3" "$
   echo "upload_conns=$UPLOAD_CONNS"; echo "cold_samples=$COLD_SAMPLES"; echo "cold_sizes=$COLD_SIZES"
   echo "cores=$CORES"; echo "wrk_threads=$WRK_THREADS"; echo "nginx_workers=$NGINX_WORKERS"
   echo "service_threads=default: io threads = workers = cores ($CORES)"
-  echo "service_args=${BENCH_SERVICE_ARGS:-}"
+  echo "service_args=${BENCH_SERVICE_ARGS:-}"; echo "service_env=${BENCH_SERVICE_ENV:-}"
   echo "engines=${run_engines[*]}"; echo "redis_skip=$REDIS_SKIP"
   echo "git=$(git rev-parse --short HEAD)$(git diff --quiet HEAD -- src CMakeLists.txt || echo ' + uncommitted changes in src/')"
   echo "loadavg_start=$(cut -d' ' -f1-3 /proc/loadavg)"
