@@ -95,9 +95,11 @@ int run(const config::Config& c, const char* argv0) {
   auto [store_engine, store_label] = make_store(c, blocking.get_executor());
   store::Store& store = *store_engine;
   WorkerPool workers(c.effective_workers(), c.queue_limit);
-  image::ImageService images(store, workers,
-                             image::ServiceSettings{.jpeg_quality = c.jpeg_quality,
-                                                    .limits = {.max_pixels = c.max_pixels}});
+  image::ImageService images(
+      store, workers,
+      image::ServiceSettings{
+          .jpeg_quality = c.jpeg_quality,
+          .limits = {.max_pixels = c.max_pixels, .max_render_time = c.max_render_time}});
   metrics::Registry registry;
   register_samples(registry, images, workers);
   if (auth.remote) auth.remote->register_metrics(registry);

@@ -68,6 +68,13 @@ void add_image_options(CLI::App& app, Config& c) {
   app.add_option("--max-pixels", c.max_pixels, "Largest image, width x height")
       ->envname("IMAGE_MAX_PIXELS")
       ->check(CLI::PositiveNumber);
+  app.add_option_function<long>(
+         "--max-render-ms",
+         [&c](const long& ms) { c.max_render_time = std::chrono::milliseconds(ms); },
+         "Wall time one image computation may take before it is stopped")
+      ->envname("IMAGE_MAX_RENDER_MS")
+      ->default_str(std::to_string(c.max_render_time.count()))
+      ->check(CLI::PositiveNumber);
   app.add_option("--workers", c.workers, "Image computations at once, 0 = number of cores")
       ->envname("IMAGE_WORKERS");
   app.add_option("--queue-limit", c.queue_limit, "Image jobs waiting beyond the workers")

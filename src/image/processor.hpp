@@ -1,6 +1,7 @@
 #pragma once
 // The image work, on libvips. Everything here is CPU-bound and blocking: callers run it on the
 // worker pool, never on a network thread. Functions throw imagecpp::Error.
+#include <chrono>
 #include <cstdint>
 #include <optional>
 #include <string>
@@ -12,6 +13,9 @@ namespace imagecpp::image {
 
 struct Limits {
   std::uint64_t max_pixels = 50'000'000;  // width x height, checked from the header
+  // Wall time one render may take before libvips is told to stop (a hostile image that decodes
+  // slowly must not hold a worker for ever).
+  std::chrono::milliseconds max_render_time{20'000};
 };
 
 struct ImageInfo {

@@ -79,6 +79,31 @@ vips::VImage to_srgb8(vips::VImage image) {
   return image;
 }
 
+// libvips signals "eval" on the image being computed every few tiles; past the deadline the
+// callback sets the kill flag and the save fails, freeing the worker.
+class Deadline {
+ public:
+  Deadline(const vips::VImage& image, std::chrono::milliseconds limit)
+      : image_(image.get_image()), at_(std::chrono::steady_clock::now() + limit) {
+    vips_image_set_progress(image_, TRUE);
+    handler_ = g_signal_connect(image_, "eval", G_CALLBACK(&Deadline::on_eval), this);
+  }
+  ~Deadline() { g_signal_handler_disconnect(image_, handler_); }
+  Deadline(const Deadline&) = delete;
+  Deadline& operator=(const Deadline&) = delete;
+
+  bool passed() const { return std::chrono::steady_clock::now() > at_; }
+
+ private:
+  static void on_eval(VipsImage* image, VipsProgress* /*progress*/, Deadline* self) {
+    if (self->passed()) vips_image_set_kill(image, TRUE);
+  }
+
+  VipsImage* image_;
+  std::chrono::steady_clock::time_point at_;
+  gulong handler_ = 0;
+};
+
 std::string encode_jpeg(const vips::VImage& image, int quality) {
   const detail::BlobPtr blob(image.jpegsave_buffer(
       vips::VImage::option()->set("Q", quality)->set("strip", true)->set("optimize_coding", true)));
@@ -96,7 +121,15 @@ Rendered render_jpeg(std::string_view original, const RenderOptions& options,
   return detail::or_bad_input(kUndecodable, [&] {
     const bool has_profile = header.image.get_typeof(VIPS_META_ICC_NAME) != 0;
     const vips::VImage image = to_srgb8(thumbnail(original, options.box, has_profile));
-    return Rendered{.jpeg = encode_jpeg(image, options.quality), .passthrough = false};
+    const Deadline deadline(image, limits.max_render_time);
+    try {
+      return Rendered{.jpeg = encode_jpeg(image, options.quality), .passthrough = false};
+    } catch (const vips::VError&) {
+      if (!deadline.passed()) throw;
+      vips_error_clear();
+      throw Error::bad_input("image", "image takes too long to process (over " +
+                                          std::to_string(limits.max_render_time.count()) + " ms)");
+    }
   });
 }
 

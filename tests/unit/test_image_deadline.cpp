@@ -1,0 +1,46 @@
+// The per-image processing time limit: a render that runs past it is stopped by libvips' kill
+// flag and reported as a client error, and the worker is free again.
+#include <gtest/gtest.h>
+
+#include <chrono>
+
+#include "test_image_support.hpp"
+
+namespace imagecpp::image {
+namespace {
+
+using namespace std::chrono_literals;
+
+class ImageDeadline : public test::VipsTest {
+ protected:
+  // A 4000x3000 PNG: no shrink-on-load for PNG, so a variant means a full, slow decode.
+  static std::string big_png() {
+    const vips::VImage noise = vips::VImage::gaussnoise(4000, 3000).cast(VIPS_FORMAT_UCHAR);
+    const vips::VImage rgb = noise.bandjoin(noise).bandjoin(noise).copy(
+        vips::VImage::option()->set("interpretation", VIPS_INTERPRETATION_sRGB));
+    VipsBlob* blob = rgb.pngsave_buffer(vips::VImage::option()->set("compression", 1));
+    const VipsArea* area = VIPS_AREA(blob);
+    std::string bytes(static_cast<const char*>(area->data), area->length);
+    vips_area_unref(VIPS_AREA(blob));
+    return bytes;
+  }
+};
+
+TEST_F(ImageDeadline, SlowRenderIsStoppedAndReported) {
+  const std::string png = big_png();
+  const Limits tight{.max_pixels = 50'000'000, .max_render_time = 1ms};
+  const auto start = std::chrono::steady_clock::now();
+  const std::string message =
+      test::bad_input_message([&] { render_jpeg(png, {.box = 320, .quality = 80}, tight); });
+  EXPECT_NE(message.find("too long"), std::string::npos) << message;
+  const auto took = std::chrono::steady_clock::now() - start;
+  // The same render without the limit, for comparison: it completes.
+  const auto full_start = std::chrono::steady_clock::now();
+  const Rendered ok = render_jpeg(png, {.box = 320, .quality = 80}, Limits{});
+  const auto full = std::chrono::steady_clock::now() - full_start;
+  EXPECT_FALSE(ok.jpeg.empty());
+  EXPECT_LT(took, full) << "the limited render should stop before a full one finishes";
+}
+
+}  // namespace
+}  // namespace imagecpp::image
