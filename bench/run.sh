@@ -11,7 +11,8 @@
 # BENCH_COLD_SAMPLES cold requests per photo and size, BENCH_ENGINES ("lmdb redis"),
 # BENCH_PORT_BASE first loopback port tried (18400), BENCH_SERVICE_ARGS extra service flags,
 # BENCH_SERVICE_ENV extra service environment ("MALLOC_ARENA_MAX=2 ..."),
-# BENCH_RESULTS results directory (build/bench/results/<time>), BENCH_KEEP=1 keeps the temp dir.
+# BENCH_RESULTS results directory (build/bench/results/<time>), BENCH_KEEP=1 keeps the temp dir,
+# BENCH_GIT_REF=<commit> benchmarks the service of that commit (exported, built apart).
 # Everything started here is stopped on exit. Results: <results>/table.txt and the raw files.
 set -euo pipefail
 SELF=$(readlink -f "$0")
@@ -23,7 +24,7 @@ QUICK=0
 for arg in "$@"; do
   case $arg in
     --quick) QUICK=1 ;;
-    -h | --help) sed -n '2,15p' "$SELF" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    -h | --help) sed -n '2,16p' "$SELF" | sed 's/^# \{0,1\}//'; exit 0 ;;
     *) echo "unknown argument: $arg (try --help)" >&2; exit 2 ;;
   esac
 done
@@ -59,12 +60,34 @@ fi
 ./scripts/deps.sh  # the service's build dependencies
 
 BUILD=$ROOT/build/bench
-log "building Release into build/bench (imagecpp, vips_reference, store_reference)"
+targets=(vips_reference store_reference)
+if [[ -z ${BENCH_GIT_REF:-} ]]; then targets+=(imagecpp); fi
+log "building Release into build/bench (${targets[*]})"
 cmake -S . -B "$BUILD" -G Ninja -DCMAKE_BUILD_TYPE=Release -DIMAGECPP_TESTS=OFF \
   -DIMAGECPP_BENCH=ON >/dev/null
-cmake --build "$BUILD" -j 2 --target imagecpp vips_reference store_reference >/dev/null ||
-  cmake --build "$BUILD" -j 2 --target imagecpp vips_reference store_reference  # show the error
+cmake --build "$BUILD" -j 2 --target "${targets[@]}" >/dev/null ||
+  cmake --build "$BUILD" -j 2 --target "${targets[@]}"  # show the error
 SERVICE_BIN=$BUILD/imagecpp
+GIT_DESC="$(git rev-parse --short HEAD)$(git diff --quiet HEAD -- src CMakeLists.txt ||
+  echo ' + uncommitted changes in src/')"
+if [[ -n ${BENCH_GIT_REF:-} ]]; then
+  # The service of a commit, exported (git archive: the work tree and the repository stay as
+  # they are) and built apart: for before/after comparisons, and for a steady build while
+  # others edit the work tree. The reference programs come from the work tree either way.
+  sha=$(git rev-parse --short "$BENCH_GIT_REF^{commit}")
+  snap=$BUILD/ref-$sha
+  if [[ ! -f $snap/src/CMakeLists.txt ]]; then
+    rm -rf "$snap/src" && mkdir -p "$snap/src"
+    git archive "$sha" | tar -x -C "$snap/src"
+  fi
+  log "building the service of $BENCH_GIT_REF ($sha) into build/bench/ref-$sha"
+  cmake -S "$snap/src" -B "$snap/build" -G Ninja -DCMAKE_BUILD_TYPE=Release \
+    -DIMAGECPP_TESTS=OFF -DIMAGECPP_BENCH=OFF >/dev/null
+  cmake --build "$snap/build" -j 2 --target imagecpp >/dev/null ||
+    cmake --build "$snap/build" -j 2 --target imagecpp
+  SERVICE_BIN=$snap/build/imagecpp
+  GIT_DESC="$sha ($BENCH_GIT_REF, exported)"
+fi
 
 # ---------------------------------------------------------------- temp dir, cleanup
 TMP=$(mktemp -d /tmp/imagecpp-bench.XXXXXX)
@@ -268,7 +291,7 @@ get_to() { python3 "$BENCH/client.py" get --port "${SVC_PORT[$1]}" --out "$3" "$
   echo "service_threads=default: io threads = workers = cores ($CORES)"
   echo "service_args=${BENCH_SERVICE_ARGS:-}"; echo "service_env=${BENCH_SERVICE_ENV:-}"
   echo "engines=${run_engines[*]}"; echo "redis_skip=$REDIS_SKIP"
-  echo "git=$(git rev-parse --short HEAD)$(git diff --quiet HEAD -- src CMakeLists.txt || echo ' + uncommitted changes in src/')"
+  echo "git=$GIT_DESC"
   echo "loadavg_start=$(cut -d' ' -f1-3 /proc/loadavg)"
   echo "versions=$(wrk --version 2>&1 | head -1 | cut -d' ' -f1-2); $(nginx -v 2>&1); $(redis-server --version | cut -d' ' -f1-3); $(vips --version)"
   for p in "${PHOTOS[@]}"; do
