@@ -433,6 +433,9 @@ for engine in "${run_engines[@]}"; do
 done
 for rep in $(seq "$REPS"); do
   for engine in "${run_engines[@]}"; do
+    # Scenario 1 at 8 connections without the cold load, right before: the reference p99.
+    run_wrk "$RESULTS/wrk/$engine.isolation-base.c8.rep$rep.txt" 8 \
+      "$(svc_url "$engine" "/v1/image/${WARM_ID[$engine]}/jpeg?Size=320")" "${SVC_PID[$engine]}"
     python3 "$BENCH/client.py" loop --port "${SVC_PORT[$engine]}" --ids "$TMP/iso-ids.$engine.$rep" \
       --duration $((DURATION + 1)) --out "$RESULTS/isolation/$engine.rep$rep.txt" &
     loop_pid=$!
