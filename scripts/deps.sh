@@ -14,6 +14,7 @@ test_pkgs=(
   libgtest-dev libgmock-dev curl python3
   redis-server rabbitmq-server amqp-tools
   openssl
+  clang libclang-rt-14-dev
   libsixel-examples libsdl2-image-tests
 )
 

@@ -1,18 +1,60 @@
 #!/usr/bin/env bash
 # The test command: installs what is missing, builds, runs every test, stops what it started.
-# Usage: scripts/test.sh            (Debug build in build/test, -Werror)
-#        BUILD_DIR=... BUILD_TYPE=... scripts/test.sh
+#
+#   scripts/test.sh            what CI runs: a GCC Debug build with ASan+UBSan and -Werror, then
+#                              every CTest test: the unit tests and the integration tests (the
+#                              real binary over HTTP, with real redis-server and rabbitmq-server
+#                              processes that the tests start on free loopback ports and stop)
+#   scripts/test.sh --all      also: a GCC TSan build running the concurrent parts' unit tests,
+#                              and a clang libFuzzer+ASan+UBSan build running every fuzz target
+#                              for a bounded time on its committed seed corpus
+#
+# Environment: JOBS (parallel build jobs, default nproc), FUZZ_SECONDS (per target, default 15).
 set -euo pipefail
 cd "$(dirname "$0")/.."
+ROOT=$PWD
 
+ALL=0
+[[ "${1:-}" == "--all" ]] && ALL=1
+JOBS=${JOBS:-$(nproc)}
+FUZZ_SECONDS=${FUZZ_SECONDS:-15}
+
+stage() { printf '\n==== %s (%s)\n' "$*" "$(date +%H:%M:%S)"; }
+
+stage "dependencies"
 ./scripts/deps.sh --test
 
-build_dir=${BUILD_DIR:-build/test}
-build_type=${BUILD_TYPE:-Debug}
-jobs=${JOBS:-$(nproc)}
+# LeakSanitizer: report our leaks, not the one-time allocations of glib/libvips' type system.
+export LSAN_OPTIONS="suppressions=$ROOT/tests/lsan.supp:print_suppressions=0"
+export ASAN_OPTIONS="detect_leaks=1:abort_on_error=0:strict_init_order=1"
+export UBSAN_OPTIONS="print_stacktrace=1:halt_on_error=1"
+export TSAN_OPTIONS="suppressions=$ROOT/tests/tsan.supp:halt_on_error=1:second_deadlock_stack=1"
 
-cmake -S . -B "$build_dir" -G Ninja -DCMAKE_BUILD_TYPE="$build_type" -DIMAGECPP_WERROR=ON
-cmake --build "$build_dir" -j "$jobs"
+configure_and_build() {  # dir, then cmake options
+  local dir=$1
+  shift
+  cmake -S . -B "$dir" -G Ninja -DIMAGECPP_WERROR=ON -DIMAGECPP_BENCH=OFF "$@" >/dev/null
+  cmake --build "$dir" -j "$JOBS"
+}
 
-# The integration tests start their own servers on free loopback ports; unit tests run in parallel.
-ctest --test-dir "$build_dir" --output-on-failure -j "$jobs" --timeout 300
+stage "GCC Debug + ASan/UBSan build: every unit and integration test"
+configure_and_build build/test -DCMAKE_BUILD_TYPE=Debug -DIMAGECPP_SANITIZE=address,undefined
+ctest --test-dir build/test --output-on-failure -j "$JOBS" --timeout 600 | tee build/test/ctest.log
+summary=$(grep -E "tests passed, [0-9]+ tests failed out of" build/test/ctest.log | tail -n 1)
+
+if ((ALL)); then
+  stage "TSan build: concurrency unit tests"
+  configure_and_build build/tsan -DCMAKE_BUILD_TYPE=Debug -DIMAGECPP_SANITIZE=thread
+  ./build/tsan/tests/unit_tests --gtest_brief=1 \
+    --gtest_filter='SingleFlight*:WorkerPool*:TokenCache*:CachingVerifier*:RemoteVerifier*:Redis*:Lmdb*:ImageService*'
+
+  stage "fuzzing: ${FUZZ_SECONDS}s per target"
+  CC=clang CXX=clang++ configure_and_build build/fuzz -DCMAKE_BUILD_TYPE=Release \
+    -DCMAKE_CXX_FLAGS_RELEASE=-O1 -DIMAGECPP_FUZZ=ON -DIMAGECPP_SANITIZE=address,undefined \
+    -DIMAGECPP_TESTS=OFF
+  ./fuzz/run.sh build/fuzz "$FUZZ_SECONDS"
+fi
+
+# The CTest figures again, last: every stage above passed.
+total=$(sed -E 's/.* out of ([0-9]+).*/\1/' <<<"$summary")
+echo "ctest: $total passed, 0 failed"

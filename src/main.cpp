@@ -154,7 +154,12 @@ int main(int argc, char** argv) {
   if (!config) return exit_code;
   imagecpp::log::setup(config->log_format, config->log_level);
   try {
-    return run(*config, argv[0]);
+    const int code = run(*config, argv[0]);
+    // Drained and stopped: a second SIGTERM during the last teardown must not turn exit 0 into a
+    // death by signal (the signal_set that handled the first one is gone by now).
+    std::signal(SIGTERM, SIG_IGN);
+    std::signal(SIGINT, SIG_IGN);
+    return code;
   } catch (const std::exception& e) {
     spdlog::critical("cannot start: {}", e.what());
     return 1;

@@ -249,7 +249,7 @@ class Service:
                 "--auth-mode", "static", "--tokens-file", self.tokens_file,
                 "--data-dir", self.data_dir] + self.extra_args
 
-    def start(self, timeout=10.0):
+    def start(self, timeout=60.0):  # generous: sanitizer builds on a loaded CI machine start slowly
         """Starts (or restarts) the process; retries on another port if the port was taken."""
         assert self.proc is None or self.proc.poll() is not None, "already running"
         self._close_log()

@@ -29,17 +29,12 @@ class ImageDeadline : public test::VipsTest {
 TEST_F(ImageDeadline, SlowRenderIsStoppedAndReported) {
   const std::string png = big_png();
   const Limits tight{.max_pixels = 50'000'000, .max_render_time = 1ms};
-  const auto start = std::chrono::steady_clock::now();
   const std::string message =
       test::bad_input_message([&] { render_jpeg(png, {.box = 320, .quality = 80}, tight); });
   EXPECT_NE(message.find("too long"), std::string::npos) << message;
-  const auto took = std::chrono::steady_clock::now() - start;
-  // The same render without the limit, for comparison: it completes.
-  const auto full_start = std::chrono::steady_clock::now();
+  // The same render without the limit completes: the error above came from the deadline.
   const Rendered ok = render_jpeg(png, {.box = 320, .quality = 80}, Limits{});
-  const auto full = std::chrono::steady_clock::now() - full_start;
   EXPECT_FALSE(ok.jpeg.empty());
-  EXPECT_LT(took, full) << "the limited render should stop before a full one finishes";
 }
 
 }  // namespace
