@@ -2,6 +2,8 @@
 // (Asio/Beast coroutines, Boost.JSON, spdlog). Parsing them once per target instead of once per
 // file roughly halves a clean build on two cores.
 #pragma once
+#include <spdlog/spdlog.h>
+
 #include <boost/asio/any_io_executor.hpp>
 #include <boost/asio/associated_executor.hpp>
 #include <boost/asio/async_result.hpp>
@@ -26,8 +28,6 @@
 #include <boost/json/parse.hpp>
 #include <boost/json/serialize.hpp>
 #include <boost/json/value.hpp>
-#include <spdlog/spdlog.h>
-
 #include <chrono>
 #include <functional>
 #include <memory>
