@@ -7,8 +7,6 @@
 //   Reads lines "BOX FILE" on stdin and answers each with the milliseconds of one run, so that
 //   bench/client.py can interleave reference runs with the service's cold requests (a shared,
 //   noisy machine then weighs on both alike).
-#include <vips/vips8>
-
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
@@ -18,6 +16,7 @@
 #include <stdexcept>
 #include <string>
 #include <vector>
+#include <vips/vips8>
 
 namespace {
 
@@ -122,8 +121,8 @@ int main(int argc, char** argv) {
       std::sort(ms.begin(), ms.end());
       const std::size_t n = ms.size();
       const double median = n % 2 ? ms[n / 2] : (ms[n / 2 - 1] + ms[n / 2]) / 2;
-      std::printf("%s box=%d median_ms=%.3f min_ms=%.3f max_ms=%.3f out_bytes=%zu\n", argv[f],
-                  box, median, ms.front(), ms.back(), out_bytes);
+      std::printf("%s box=%d median_ms=%.3f min_ms=%.3f max_ms=%.3f out_bytes=%zu\n", argv[f], box,
+                  median, ms.front(), ms.back(), out_bytes);
       std::fflush(stdout);
     }
   } catch (const std::exception& e) {
