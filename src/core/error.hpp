@@ -8,14 +8,14 @@
 namespace imagecpp {
 
 enum class ErrorCode {
-  bad_input,          // 400, with one FieldError per problem
-  unauthorized,       // 401
-  not_found,          // 404
-  method_not_allowed, // 405
-  payload_too_large,  // 413
-  unavailable,        // 503: a dependency (store, auth service) is down or timed out
-  overloaded,         // 503: the image work queue is full
-  internal,           // 500
+  bad_input,           // 400, with one FieldError per problem
+  unauthorized,        // 401
+  not_found,           // 404
+  method_not_allowed,  // 405
+  payload_too_large,   // 413
+  unavailable,         // 503: a dependency (store, auth service) is down or timed out
+  overloaded,          // 503: the image work queue is full
+  internal,            // 500
 };
 
 struct FieldError {
