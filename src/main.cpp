@@ -97,9 +97,10 @@ int run(const config::Config& c, const char* argv0) {
   WorkerPool workers(c.effective_workers(), c.queue_limit);
   image::ImageService images(
       store, workers,
-      image::ServiceSettings{
-          .jpeg_quality = c.jpeg_quality,
-          .limits = {.max_pixels = c.max_pixels, .max_render_time = c.max_render_time}});
+      image::ServiceSettings{.jpeg_quality = c.jpeg_quality,
+                             .limits = {.max_pixels = c.max_pixels,
+                                        .max_frames = c.max_frames,
+                                        .max_render_time = c.max_render_time}});
   metrics::Registry registry;
   register_samples(registry, images, workers);
   if (auth.remote) auth.remote->register_metrics(registry);

@@ -68,6 +68,9 @@ void add_image_options(CLI::App& app, Config& c) {
   app.add_option("--max-pixels", c.max_pixels, "Largest image, width x height")
       ->envname("IMAGE_MAX_PIXELS")
       ->check(CLI::PositiveNumber);
+  app.add_option("--max-frames", c.max_frames, "Most frames of an animated image, from the header")
+      ->envname("IMAGE_MAX_FRAMES")
+      ->check(CLI::PositiveNumber);
   app.add_option_function<long>(
          "--max-render-ms",
          [&c](const long& ms) { c.max_render_time = std::chrono::milliseconds(ms); },

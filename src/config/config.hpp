@@ -30,6 +30,8 @@ struct Config {
   std::vector<int> sizes{160, 320, 640, 800, 1024, 1200};
   int jpeg_quality = 80;
   std::uint64_t max_pixels = 50'000'000;
+  // Frames of an animation (images of a HEIF), counted from the header like max_pixels.
+  std::uint64_t max_frames = 500;
   std::chrono::milliseconds max_render_time{20'000};
   unsigned workers = 0;       // 0 = number of cores
   unsigned queue_limit = 64;  // image jobs waiting beyond the workers before 503

@@ -17,24 +17,30 @@ Error bad_image(std::string_view message) {
   return Error::bad_input("image", std::string(message));
 }
 
-struct Probe {
+struct Probed {
   std::optional<Dimensions> dimensions;
+  std::uint64_t frames = 1;
   bool plain_jpeg = false;
 };
 
-Probe probe(Format format, std::string_view bytes) {
+Probed from_container(const std::optional<ContainerHeader>& header) {
+  if (!header) return {};
+  return {.dimensions = header->dimensions, .frames = header->frames};
+}
+
+Probed probe(Format format, std::string_view bytes) {
   switch (format) {
     case Format::jpeg: {
       const std::optional<JpegHeader> header = probe_jpeg(bytes);
       if (!header) return {};
-      return {header->dimensions, header->plain};
+      return {.dimensions = header->dimensions, .plain_jpeg = header->plain};
     }
     case Format::png:
-      return {probe_png(bytes)};
+      return from_container(probe_png(bytes));
     case Format::gif:
-      return {probe_gif(bytes)};
+      return from_container(probe_gif(bytes));
     case Format::webp:
-      return {probe_webp(bytes)};
+      return from_container(probe_webp(bytes));
     case Format::avif:
     case Format::heic:
       break;
@@ -56,6 +62,14 @@ void check_dimensions(Dimensions dimensions, const Limits& limits) {
                     " pixels");
 }
 
+// Frames likewise: the container's count first (GIF, WebP, APNG), then libvips' n-pages, the only
+// count for HEIF/AVIF (top-level images), read with its header.
+void check_frames(std::uint64_t frames, const Limits& limits) {
+  if (frames > limits.max_frames)
+    throw bad_image("image has " + std::to_string(frames) + " frames, over the " +
+                    std::to_string(limits.max_frames) + " frame limit");
+}
+
 // Reads the header only: libvips loaders decode nothing until a pixel is requested.
 vips::VImage open_lazily(std::string_view bytes) {
   return or_bad_input(kCorrupt, [bytes] {
@@ -70,19 +84,29 @@ Dimensions dimensions_of(const vips::VImage& image) {
   return {static_cast<std::uint32_t>(image.width()), static_cast<std::uint32_t>(image.height())};
 }
 
+// The loader's n-pages as set, 1 when absent. Not vips_image_get_n_pages(): that answers 1 for a
+// count it finds implausible (thousands of pages), the very case the limit is for.
+std::uint64_t frames_of(const vips::VImage& image) {
+  if (image.get_typeof(VIPS_META_N_PAGES) != G_TYPE_INT) return 1;
+  const int pages = image.get_int(VIPS_META_N_PAGES);
+  return pages > 1 ? static_cast<std::uint64_t>(pages) : 1;
+}
+
 }  // namespace
 
 Header read_header(std::string_view bytes, const Limits& limits) {
   const std::optional<Format> format = sniff(bytes);
   if (!format) throw bad_image(kUnsupported);
-  const Probe probed = probe(*format, bytes);
+  const Probed probed = probe(*format, bytes);
   const bool heif = *format == Format::avif || *format == Format::heic;
   if (!probed.dimensions && !heif) throw bad_image(kCorrupt);
   if (probed.dimensions) check_dimensions(*probed.dimensions, limits);
+  check_frames(probed.frames, limits);
 
   vips::VImage image = open_lazily(bytes);
   const Dimensions dimensions = dimensions_of(image);
   check_dimensions(dimensions, limits);
+  check_frames(frames_of(image), limits);
   return Header{.info = {.format = *format, .dimensions = dimensions},
                 .image = std::move(image),
                 .plain_jpeg = probed.plain_jpeg};

@@ -1,3 +1,5 @@
+#include <algorithm>
+
 #include "image/byte_reader.hpp"
 #include "image/header_probe.hpp"
 
@@ -26,21 +28,45 @@ std::optional<Dimensions> probe_vp8l(const ByteReader& reader) {
   return Dimensions{(*bits & 0x3FFF) + 1, ((*bits >> 14) & 0x3FFF) + 1};
 }
 
+// An animation's frames are its top-level ANMF chunks (each holds one frame's own chunks). The
+// walk stays inside the RIFF size when that is smaller than the bytes, as libwebp's demuxer does.
+std::uint64_t count_frames(const ByteReader& reader) {
+  std::size_t end = reader.size();
+  if (const std::optional<std::uint32_t> riff = reader.le32(4); riff && *riff < end - 8)
+    end = std::size_t{8} + *riff;
+  std::uint64_t frames = 0;
+  std::size_t at = kChunk;
+  while (at <= end && end - at >= 8) {  // fourcc and size
+    const std::uint64_t size = *reader.le32(at + 4);
+    if (reader.matches(at, "ANMF")) ++frames;
+    const std::uint64_t next = at + 8 + size + (size & 1);  // payloads are padded to even
+    if (next > end) break;
+    at = static_cast<std::size_t>(next);
+  }
+  return std::max<std::uint64_t>(frames, 1);
+}
+
 // Extended (alpha, animation, metadata): flags and reserved bytes, then 24-bit canvas sides - 1.
-std::optional<Dimensions> probe_vp8x(const ByteReader& reader) {
+std::optional<ContainerHeader> probe_vp8x(const ByteReader& reader) {
   const std::optional<std::uint32_t> width = reader.le24(kPayload + 4);
   const std::optional<std::uint32_t> height = reader.le24(kPayload + 7);
   if (!width || !height) return std::nullopt;
-  return Dimensions{*width + 1, *height + 1};
+  return ContainerHeader{.dimensions = {*width + 1, *height + 1}, .frames = count_frames(reader)};
+}
+
+// The simple layouts hold one image chunk: one frame.
+std::optional<ContainerHeader> still(std::optional<Dimensions> dimensions) {
+  if (!dimensions) return std::nullopt;
+  return ContainerHeader{.dimensions = *dimensions, .frames = 1};
 }
 
 }  // namespace
 
-std::optional<Dimensions> probe_webp(std::string_view bytes) noexcept {
+std::optional<ContainerHeader> probe_webp(std::string_view bytes) noexcept {
   const ByteReader reader(bytes);
   if (!reader.matches(0, "RIFF") || !reader.matches(8, "WEBP")) return std::nullopt;
-  if (reader.matches(kChunk, "VP8 ")) return probe_vp8(reader);
-  if (reader.matches(kChunk, "VP8L")) return probe_vp8l(reader);
+  if (reader.matches(kChunk, "VP8 ")) return still(probe_vp8(reader));
+  if (reader.matches(kChunk, "VP8L")) return still(probe_vp8l(reader));
   if (reader.matches(kChunk, "VP8X")) return probe_vp8x(reader);
   return std::nullopt;
 }

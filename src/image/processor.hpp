@@ -13,6 +13,11 @@ namespace imagecpp::image {
 
 struct Limits {
   std::uint64_t max_pixels = 50'000'000;  // width x height, checked from the header
+  // Frames of an animation (GIF, WebP, APNG) or top-level images of a HEIF/AVIF file, counted from
+  // the header: only the first is ever rendered, but decoders index every frame when they open a
+  // file, and a few bytes a frame let a small upload declare hundreds of thousands. 500 is 10 s at
+  // the fastest frame rate browsers play (50 fps), far beyond any product animation.
+  std::uint64_t max_frames = 500;
   // Wall time one render may take before libvips is told to stop (a hostile image that decodes
   // slowly must not hold a worker for ever).
   std::chrono::milliseconds max_render_time{20'000};
@@ -25,7 +30,7 @@ struct ImageInfo {
 
 // Sniffs the format and reads width and height from the header without decoding pixels: the
 // stored size (before EXIF rotation) of the first frame. Throws Error(bad_input, path "image")
-// when the bytes are not an accepted, well-formed image header or exceed the pixel limit.
+// when the bytes are not an accepted, well-formed image header or exceed the pixel or frame limit.
 ImageInfo inspect(std::string_view bytes, const Limits& limits);
 
 struct Rendered {
