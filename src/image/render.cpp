@@ -44,10 +44,17 @@ bool without_metadata(const vips::VImage& image) {
   return true;
 }
 
+// A passthrough is never decoded, so a file cut short would be answered as it is: only a JPEG
+// that ends with its end-of-image marker passes (anything else is decoded, and fails if broken).
+bool complete_jpeg(std::string_view bytes) {
+  return bytes.ends_with("\xff\xd9");
+}
+
 // Re-encoding a JPEG that needs no change would only lose quality.
-bool passes_through(const Header& header, std::optional<int> box) {
-  return header.info.format == Format::jpeg && header.plain_jpeg && fits(header.image, box) &&
-         upright(header.image) && srgb_or_gray(header.image) && without_metadata(header.image);
+bool passes_through(const Header& header, std::string_view bytes, std::optional<int> box) {
+  return header.info.format == Format::jpeg && header.plain_jpeg && complete_jpeg(bytes) &&
+         fits(header.image, box) && upright(header.image) && srgb_or_gray(header.image) &&
+         without_metadata(header.image);
 }
 
 // Shrink-on-load: JPEG decodes at 1/2, 1/4 or 1/8 scale, WebP and HEIF likewise, so a large
@@ -117,7 +124,8 @@ Rendered render_jpeg(std::string_view original, const RenderOptions& options,
                      const Limits& limits) {
   check_options(options);
   const Header header = detail::read_header(original, limits);
-  if (passes_through(header, options.box)) return Rendered{.jpeg = {}, .passthrough = true};
+  if (passes_through(header, original, options.box))
+    return Rendered{.jpeg = {}, .passthrough = true};
   return detail::or_bad_input(kUndecodable, [&] {
     const bool has_profile = header.image.get_typeof(VIPS_META_ICC_NAME) != 0;
     const vips::VImage image = to_srgb8(thumbnail(original, options.box, has_profile));

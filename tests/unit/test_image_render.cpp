@@ -212,6 +212,15 @@ TEST_F(ImageRender, RejectsTruncatedImages) {
         [&] { render_jpeg(bytes.substr(0, bytes.size() / 2), {.box = 160}, {}); });
     EXPECT_EQ(message, "stored image cannot be decoded") << file;
   }
+  // Cut short, a JPEG that would fit as it is is decoded rather than passed through, and fails.
+  for (const char* file : {"snake.jpg", "snake-progressive.jpg"}) {
+    const std::string bytes = image_bytes(file);
+    for (const std::size_t keep : {bytes.size() / 2, bytes.size() - 1}) {
+      const std::string message =
+          bad_input_message([&] { render_jpeg(bytes.substr(0, keep), {.box = 1200}, {}); });
+      EXPECT_EQ(message, "stored image cannot be decoded") << file << " cut to " << keep;
+    }
+  }
   // libheif finds its boxes cut short while reading the header.
   const std::string heic = image_bytes("snake.heic");
   EXPECT_EQ(
