@@ -11,6 +11,7 @@
 #include "auth/remote_auth.hpp"
 #include "auth/static_verifier.hpp"
 #include "config/config.hpp"
+#include "core/bytes_cache.hpp"
 #include "core/worker_pool.hpp"
 #include "http/server.hpp"
 #include "image/image_service.hpp"
@@ -54,7 +55,7 @@ Auth make_auth(const config::Config& c) {
 }
 
 void register_samples(metrics::Registry& registry, const image::ImageService& images,
-                      const WorkerPool& workers) {
+                      const WorkerPool& workers, const BytesCache& cache) {
   registry.add_sample("imagecpp_variants_computed_total", "counter",
                       "Variants (and JPEG conversions) computed and stored.", [&images] {
                         return static_cast<double>(images.stats().variants_computed.load());
@@ -64,6 +65,21 @@ void register_samples(metrics::Registry& registry, const image::ImageService& im
   registry.add_sample("imagecpp_image_jobs_pending", "gauge",
                       "Image jobs running or queued on the worker pool.",
                       [&workers] { return static_cast<double>(workers.pending()); });
+  registry.add_sample("imagecpp_cache_hits_total", "counter",
+                      "Reads answered from the in-memory cache.",
+                      [&cache] { return static_cast<double>(cache.stats().hits); });
+  registry.add_sample("imagecpp_cache_misses_total", "counter",
+                      "Reads the in-memory cache could not answer.",
+                      [&cache] { return static_cast<double>(cache.stats().misses); });
+  registry.add_sample("imagecpp_cache_bytes", "gauge", "Bytes held by the in-memory cache.",
+                      [&cache] { return static_cast<double>(cache.stats().bytes); });
+  registry.add_sample("imagecpp_variant_writes_pending", "gauge",
+                      "Variants answered and still being written to the store.",
+                      [&images] { return static_cast<double>(images.writes_pending()); });
+  registry.add_sample(
+      "imagecpp_variant_write_failures_total", "counter",
+      "Variants whose write behind the answer failed (recomputed when needed).",
+      [&images] { return static_cast<double>(images.stats().write_behind_failures.load()); });
 }
 
 // The storage engine: Redis when REDIS_URL is set (production, shared with the peers), else
@@ -95,19 +111,20 @@ int run(const config::Config& c, const char* argv0) {
   auto [store_engine, store_label] = make_store(c, blocking.get_executor());
   store::Store& store = *store_engine;
   WorkerPool workers(c.effective_workers(), c.queue_limit);
+  BytesCache cache(c.cache_mb << 20);
   image::ImageService images(
-      store, workers,
+      store, workers, cache,
       image::ServiceSettings{.jpeg_quality = c.jpeg_quality,
                              .limits = {.max_pixels = c.max_pixels,
                                         .max_frames = c.max_frames,
                                         .max_render_time = c.max_render_time}});
   metrics::Registry registry;
-  register_samples(registry, images, workers);
+  register_samples(registry, images, workers, cache);
   if (auth.remote) auth.remote->register_metrics(registry);
   api::Api api(
       api::ApiSettings{
           .sizes = c.sizes, .private_reads = c.private_reads, .cors_origins = c.cors_origins},
-      images, auth.verifier(), store, registry);
+      images, cache, auth.verifier(), store, registry);
 
   http::Server server(
       http::ServerSettings{.address = c.bind_address,
@@ -115,6 +132,7 @@ int run(const config::Config& c, const char* argv0) {
                            .threads = c.effective_io_threads(),
                            .max_connections = c.max_connections,
                            .max_body_bytes = c.max_body_bytes,
+                           .max_header_bytes = c.max_header_bytes,
                            .header_timeout = c.header_timeout,
                            .idle_timeout = c.idle_timeout,
                            .body_timeout = c.body_timeout},
@@ -128,10 +146,10 @@ int run(const config::Config& c, const char* argv0) {
   if (auth.remote) auth.remote->start();  // the logout consumer, on its own thread
 
   boost::asio::signal_set signals(server.context(), SIGTERM, SIGINT);
-  signals.async_wait([&server, &c](const boost::system::error_code& ec, int signal) {
+  signals.async_wait([&server, &c, &images](const boost::system::error_code& ec, int signal) {
     if (ec) return;
     spdlog::info("signal {}: draining (up to {} s)", signal, c.shutdown_timeout.count());
-    server.shutdown(c.shutdown_timeout);
+    server.shutdown(c.shutdown_timeout, [&images] { return images.writes_pending() > 0; });
   });
   spdlog::info(
       "imagecpp listening on http://{}:{} (store: {}, auth: {}, {} io threads, {} "

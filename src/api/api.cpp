@@ -39,7 +39,8 @@ std::string correlation_id_of(const http::Request& r) {
   const bool usable = given && !given->empty() && given->size() <= 128 &&
                       std::all_of(given->begin(), given->end(),
                                   [](unsigned char c) { return c > 0x20 && c < 0x7f; });
-  return usable ? std::string(*given) : uuid::generate();
+  // Ours need only be unique, not unguessable: no OS entropy per request.
+  return usable ? std::string(*given) : uuid::generate_fast();
 }
 
 bool etag_matches(std::string_view if_none_match, std::string_view etag) {
@@ -114,10 +115,11 @@ struct Api::Context {
   unsigned version;
 };
 
-Api::Api(ApiSettings settings, image::ImageService& images, auth::Verifier& verifier,
-         store::Store& store, metrics::Registry& metrics)
+Api::Api(ApiSettings settings, image::ImageService& images, BytesCache& cache,
+         auth::Verifier& verifier, store::Store& store, metrics::Registry& metrics)
     : settings_(std::move(settings)),
       images_(images),
+      cache_(cache),
       verifier_(verifier),
       store_(store),
       metrics_(metrics) {}
@@ -252,23 +254,33 @@ awaitable<http::Response> Api::read(Context& ctx, bool as_jpeg) {
     response = bytes_response(304, nullptr, "", ctx.version);
     response.erase(bhttp::field::content_type);
     response.erase(bhttp::field::content_length);
+  } else if (as_jpeg) {
+    const image::Image image = co_await load(id, size.size, true);
+    response = bytes_response(200, image.bytes, image::mime_type(image.format), ctx.version);
   } else {
-    // No co_await inside ?: (GCC 12 destroys the result of such an expression twice).
-    image::Image image;
-    if (size.size) {
-      image = co_await images_.variant(id, *size.size);
-    } else if (as_jpeg) {
-      image = co_await images_.original_jpeg(id);
-    } else {
-      image = co_await images_.original(id);
-    }
-    response = as_jpeg
-                   ? bytes_response(200, image.bytes, image::mime_type(image.format), ctx.version)
-                   : json_response(200, image_json(id, image), ctx.version);
+    SharedBytes body = co_await json_body(id, size.size, etag);
+    response = bytes_response(200, std::move(body), "application/json", ctx.version);
   }
   response.set(bhttp::field::etag, etag);
   response.set(bhttp::field::cache_control, cache_control);
   co_return response;
+}
+
+awaitable<image::Image> Api::load(const std::string& id, std::optional<int> size, bool as_jpeg) {
+  // No co_await inside ?: (GCC 12 destroys the result of such an expression twice).
+  if (size) co_return co_await images_.variant(id, *size);
+  if (as_jpeg) co_return co_await images_.original_jpeg(id);
+  co_return co_await images_.original(id);
+}
+
+awaitable<SharedBytes> Api::json_body(const std::string& id, std::optional<int> size,
+                                      const std::string& etag) {
+  // The tag names exactly one answer (id, Size, form), and ids are immutable: it is the key.
+  if (SharedBytes hot = cache_.get(etag)) co_return hot;
+  const image::Image image = co_await load(id, size, false);
+  SharedBytes body = share(image_json(id, image));
+  cache_.put(etag, body);
+  co_return body;
 }
 
 awaitable<http::Response> Api::readyz(Context& ctx) {
@@ -293,15 +305,16 @@ awaitable<http::Response> Api::readyz(Context& ctx) {
 http::Response Api::ops(Context& ctx) {
   switch (ctx.match.route) {
     case Route::docs: {
-      http::Response response = bytes_response(200, share(std::string(assets::docs_html)),
-                                               "text/html; charset=utf-8", ctx.version);
+      static const SharedBytes page = share(std::string(assets::docs_html));
+      http::Response response = bytes_response(200, page, "text/html; charset=utf-8", ctx.version);
       response.set("Content-Security-Policy",
                    "default-src 'none'; style-src 'unsafe-inline'; frame-ancestors 'none'");
       return response;
     }
-    case Route::openapi:
-      return bytes_response(200, share(std::string(assets::openapi_json)), "application/json",
-                            ctx.version);
+    case Route::openapi: {
+      static const SharedBytes document = share(std::string(assets::openapi_json));
+      return bytes_response(200, document, "application/json", ctx.version);
+    }
     case Route::healthz:
       return json_response(200, R"({"status":"ok"})", ctx.version);
     case Route::metrics:

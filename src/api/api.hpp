@@ -5,6 +5,7 @@
 #include <vector>
 
 #include "auth/verifier.hpp"
+#include "core/bytes_cache.hpp"
 #include "http/types.hpp"
 #include "image/image_service.hpp"
 #include "metrics/registry.hpp"
@@ -20,8 +21,10 @@ struct ApiSettings {
 
 class Api {
  public:
-  Api(ApiSettings settings, image::ImageService& images, auth::Verifier& verifier,
-      store::Store& store, metrics::Registry& metrics);
+  // `cache` keeps encoded JSON answers (it may be disabled); `images` keeps its own entries in
+  // the same cache.
+  Api(ApiSettings settings, image::ImageService& images, BytesCache& cache,
+      auth::Verifier& verifier, store::Store& store, metrics::Registry& metrics);
 
   boost::asio::awaitable<http::Response> handle(http::Request& request, http::Exchange& exchange);
 
@@ -33,6 +36,10 @@ class Api {
   boost::asio::awaitable<http::Response> dispatch(Context& ctx);
   boost::asio::awaitable<http::Response> upload(Context& ctx);
   boost::asio::awaitable<http::Response> read(Context& ctx, bool as_jpeg);
+  boost::asio::awaitable<image::Image> load(const std::string& id, std::optional<int> size,
+                                            bool as_jpeg);
+  boost::asio::awaitable<SharedBytes> json_body(const std::string& id, std::optional<int> size,
+                                                const std::string& etag);
   boost::asio::awaitable<http::Response> readyz(Context& ctx);
   http::Response ops(Context& ctx);
   boost::asio::awaitable<void> authenticate(Context& ctx);
@@ -40,6 +47,7 @@ class Api {
 
   const ApiSettings settings_;
   image::ImageService& images_;
+  BytesCache& cache_;
   auth::Verifier& verifier_;
   store::Store& store_;
   metrics::Registry& metrics_;

@@ -44,6 +44,10 @@ void add_http_options(CLI::App& app, Config& c) {
   app.add_option("--max-body-bytes", c.max_body_bytes, "Largest request body")
       ->envname("IMAGE_MAX_BODY_BYTES")
       ->check(CLI::PositiveNumber);
+  app.add_option("--max-header-bytes", c.max_header_bytes,
+                 "Largest request line and headers together (431 above)")
+      ->envname("IMAGE_MAX_HEADER_BYTES")
+      ->check(CLI::Range(1024u, 1u << 20));
   seconds_option<long>(app, "--header-timeout", c.header_timeout, "IMAGE_HEADER_TIMEOUT",
                        "Seconds to read a request's header once it starts");
   seconds_option<long>(app, "--idle-timeout", c.idle_timeout, "IMAGE_IDLE_TIMEOUT",
@@ -82,6 +86,10 @@ void add_image_options(CLI::App& app, Config& c) {
       ->envname("IMAGE_WORKERS");
   app.add_option("--queue-limit", c.queue_limit, "Image jobs waiting beyond the workers")
       ->envname("IMAGE_QUEUE_LIMIT");
+  app.add_option("--cache-mb", c.cache_mb,
+                 "Memory for hot variants, originals and JSON answers, MiB (0 = off)")
+      ->envname("IMAGE_CACHE_MB")
+      ->check(CLI::Range(0, 1 << 20));
 }
 
 void add_store_options(CLI::App& app, Config& c) {

@@ -20,6 +20,7 @@ struct Config {
   unsigned io_threads = 0;  // 0 = number of cores
   std::size_t max_connections = 10000;
   std::uint64_t max_body_bytes = 16ull << 20;
+  std::uint32_t max_header_bytes = 16 * 1024;  // request line and headers together
   std::chrono::seconds header_timeout{10};
   std::chrono::seconds idle_timeout{60};
   std::chrono::seconds body_timeout{60};
@@ -33,8 +34,9 @@ struct Config {
   // Frames of an animation (images of a HEIF), counted from the header like max_pixels.
   std::uint64_t max_frames = 500;
   std::chrono::milliseconds max_render_time{20'000};
-  unsigned workers = 0;       // 0 = number of cores
-  unsigned queue_limit = 64;  // image jobs waiting beyond the workers before 503
+  unsigned workers = 0;         // 0 = number of cores
+  unsigned queue_limit = 64;    // image jobs waiting beyond the workers before 503
+  std::uint64_t cache_mb = 64;  // hot variants, originals and JSON answers in memory; 0 = off
 
   // Storage
   std::filesystem::path data_dir = "./data";

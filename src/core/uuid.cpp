@@ -3,6 +3,7 @@
 #include <boost/uuid/random_generator.hpp>
 #include <boost/uuid/uuid.hpp>
 #include <boost/uuid/uuid_io.hpp>
+#include <random>
 #include <stdexcept>
 
 namespace imagecpp::uuid {
@@ -26,6 +27,12 @@ std::string generate() {
   // Boost's default generator reads OS entropy (getrandom) on every call: ids are unguessable,
   // which matters because reads are public by default. One per thread avoids any locking.
   thread_local boost::uuids::random_generator generator;
+  return boost::uuids::to_string(generator());
+}
+
+std::string generate_fast() {
+  thread_local std::mt19937_64 engine{std::random_device{}()};
+  boost::uuids::basic_random_generator<std::mt19937_64> generator(engine);
   return boost::uuids::to_string(generator());
 }
 

@@ -91,7 +91,7 @@ void Server::start() {
   for (unsigned i = 0; i < s.threads; ++i) threads_.emplace_back([this] { ioc_.run(); });
 }
 
-void Server::shutdown(std::chrono::seconds grace) {
+void Server::shutdown(std::chrono::seconds grace, std::function<bool()> busy) {
   if (state_->stopping.exchange(true)) return;
   auto state = state_;
   asio::post(state->acceptor->get_executor(), [state] { state->acceptor->close(); });
@@ -110,8 +110,9 @@ void Server::shutdown(std::chrono::seconds grace) {
   auto timer = std::make_shared<asio::steady_timer>(ioc_);
   const auto deadline = std::chrono::steady_clock::now() + grace;
   auto poll = std::make_shared<std::function<void()>>();
-  *poll = [this, timer, deadline, poll] {
-    if (open_connections() == 0 || std::chrono::steady_clock::now() >= deadline) {
+  *poll = [this, timer, deadline, poll, busy = std::move(busy)] {
+    const bool drained = open_connections() == 0 && !(busy && busy());
+    if (drained || std::chrono::steady_clock::now() >= deadline) {
       ioc_.stop();
       *poll = nullptr;  // break the self-reference
       return;

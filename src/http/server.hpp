@@ -6,6 +6,7 @@
 #include <boost/asio/io_context.hpp>
 #include <chrono>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <string>
 #include <thread>
@@ -51,8 +52,10 @@ class Server {
   boost::asio::io_context& context() noexcept { return ioc_; }
 
   // Stops accepting, closes idle connections, lets in-flight requests finish for up to `grace`,
-  // then stops the network threads. Safe to call from any thread, once.
-  void shutdown(std::chrono::seconds grace);
+  // then stops the network threads. `busy`, when given, is work the requests left running on
+  // the network threads (writes behind an answer): the threads stop only once it says false too.
+  // Safe to call from any thread, once.
+  void shutdown(std::chrono::seconds grace, std::function<bool()> busy = {});
 
   // Blocks until the network threads have ended.
   void join();

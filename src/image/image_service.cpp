@@ -1,5 +1,9 @@
 #include "image/image_service.hpp"
 
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
+#include <boost/asio/this_coro.hpp>
+
 #include "core/error.hpp"
 #include "core/uuid.hpp"
 
@@ -13,8 +17,9 @@ Format stored_format(const SharedBytes& bytes) {
 
 }  // namespace
 
-ImageService::ImageService(store::Store& store, WorkerPool& workers, ServiceSettings settings)
-    : store_(store), workers_(workers), settings_(settings) {}
+ImageService::ImageService(store::Store& store, WorkerPool& workers, BytesCache& cache,
+                           ServiceSettings settings)
+    : store_(store), workers_(workers), cache_(cache), settings_(settings) {}
 
 boost::asio::awaitable<std::string> ImageService::create(std::string bytes) {
   const Limits limits = settings_.limits;
@@ -45,20 +50,25 @@ boost::asio::awaitable<Image> ImageService::original_jpeg(const std::string& id)
 }
 
 boost::asio::awaitable<SharedBytes> ImageService::load_original(const std::string& id) {
+  if (SharedBytes hot = cache_.get(id)) co_return hot;
   auto bytes = co_await store_.get(id);
   if (!bytes) throw Error(ErrorCode::not_found, "no image " + id);
+  cache_.put(id, *bytes);
   co_return std::move(*bytes);
 }
 
 boost::asio::awaitable<Image> ImageService::derived(const std::string& id, const std::string& key,
                                                     std::optional<int> box) {
   // No co_await inside ?: (GCC 12 destroys the result of such an expression twice).
-  SharedBytes bytes;
-  if (auto stored = co_await store_.get(key)) {
-    bytes = std::move(*stored);
-  } else {
-    auto work = [this, &id, &key, box] { return compute(id, key, box); };
-    bytes = co_await flights_.run(key, std::move(work));
+  SharedBytes bytes = cache_.get(key);
+  if (!bytes) {
+    if (auto stored = co_await store_.get(key)) {
+      bytes = std::move(*stored);
+      cache_.put(key, bytes);
+    } else {
+      auto work = [this, &id, &key, box] { return compute(id, key, box); };
+      bytes = co_await flights_.run(key, std::move(work));
+    }
   }
   const Format format = stored_format(bytes);
   co_return Image{std::move(bytes), format};
@@ -68,6 +78,7 @@ boost::asio::awaitable<SharedBytes> ImageService::compute(const std::string& id,
                                                           const std::string& key,
                                                           std::optional<int> box) {
   // A caller that lost the race to a finished flight lands here: use what it stored.
+  if (SharedBytes hot = cache_.get(key)) co_return hot;
   if (auto stored = co_await store_.get(key)) co_return std::move(*stored);
   SharedBytes original = co_await load_original(id);
   const RenderOptions options{box, settings_.jpeg_quality};
@@ -75,9 +86,28 @@ boost::asio::awaitable<SharedBytes> ImageService::compute(const std::string& id,
   auto job = [original, options, limits] { return render_jpeg(*original, options, limits); };
   Rendered rendered = co_await workers_.run(std::move(job));
   SharedBytes result = rendered.passthrough ? original : share(std::move(rendered.jpeg));
-  co_await store_.put(key, result);
   stats_.variants_computed.fetch_add(1, std::memory_order_relaxed);
+  if (!cache_.enabled()) {
+    co_await store_.put(key, result);  // the store is the only memory of it: wait for it
+    co_return result;
+  }
+  // A variant can be recomputed from its original, so its first requester need not wait for a
+  // durable write: the cache holds it meanwhile, and the write completes behind the answer.
+  cache_.put(key, result);
+  writes_pending_.fetch_add(1, std::memory_order_acq_rel);
+  const auto executor = co_await boost::asio::this_coro::executor;
+  boost::asio::co_spawn(executor, write_behind(key, result), boost::asio::detached);
   co_return result;
+}
+
+boost::asio::awaitable<void> ImageService::write_behind(std::string key, SharedBytes bytes) {
+  try {
+    co_await store_.put(std::move(key), std::move(bytes));
+  } catch (const std::exception&) {
+    // Not lost: the next request for it after eviction computes it again.
+    stats_.write_behind_failures.fetch_add(1, std::memory_order_relaxed);
+  }
+  writes_pending_.fetch_sub(1, std::memory_order_acq_rel);
 }
 
 }  // namespace imagecpp::image

@@ -6,6 +6,7 @@
 #include <string>
 
 #include "core/bytes.hpp"
+#include "core/bytes_cache.hpp"
 #include "core/single_flight.hpp"
 #include "core/worker_pool.hpp"
 #include "image/format.hpp"
@@ -27,11 +28,14 @@ struct ServiceSettings {
 struct ServiceStats {
   std::atomic<std::uint64_t> variants_computed{0};
   std::atomic<std::uint64_t> uploads{0};
+  std::atomic<std::uint64_t> write_behind_failures{0};
 };
 
 class ImageService {
  public:
-  ImageService(store::Store& store, WorkerPool& workers, ServiceSettings settings);
+  // `cache` holds hot originals and variants in front of the store (it may be disabled).
+  ImageService(store::Store& store, WorkerPool& workers, BytesCache& cache,
+               ServiceSettings settings);
 
   // Validates the bytes as an accepted image within limits, stores them under a new id and
   // returns the id once the store acknowledged the write.
@@ -48,18 +52,26 @@ class ImageService {
 
   const ServiceStats& stats() const noexcept { return stats_; }
 
+  // Variant writes still on their way to the store: shutdown waits for none to be left.
+  std::size_t writes_pending() const noexcept {
+    return writes_pending_.load(std::memory_order_acquire);
+  }
+
  private:
   boost::asio::awaitable<SharedBytes> load_original(const std::string& id);
   boost::asio::awaitable<Image> derived(const std::string& id, const std::string& key,
                                         std::optional<int> box);
   boost::asio::awaitable<SharedBytes> compute(const std::string& id, const std::string& key,
                                               std::optional<int> box);
+  boost::asio::awaitable<void> write_behind(std::string key, SharedBytes bytes);
 
   store::Store& store_;
   WorkerPool& workers_;
+  BytesCache& cache_;
   const ServiceSettings settings_;
   SingleFlight<SharedBytes> flights_;
   ServiceStats stats_;
+  std::atomic<std::size_t> writes_pending_{0};
 };
 
 }  // namespace imagecpp::image

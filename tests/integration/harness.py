@@ -348,8 +348,8 @@ class Service:
         except OSError:
             return ""
 
-    def wait_for_log(self, text, timeout=3.0):
-        """True once `text` appears in the log (log lines are written after the response)."""
+    def wait_for_log(self, text, timeout=5.0):
+        """True once `text` appears in the log (access lines are flushed once a second)."""
         deadline = time.monotonic() + timeout
         while True:
             if text in self.log():

@@ -115,20 +115,40 @@ class DurabilityTest(LifecycleTestCase):
             with self.subTest(round=round_):
                 self.assertEqual(self.read_original(svc, image_id), ("image/jpeg", jpeg))
 
-    def test_stored_variants_survive_sigkill(self):
-        svc = self.service()
+    def first_variant(self, svc):
         image_id = svc.upload(read_image("snake.png"))
         status, _, variant = svc.request("GET", "/v1/image/%s/jpeg?Size=320" % image_id)
         self.assertEqual(status, 200)
         self.assertTrue(is_jpeg(variant))
         self.assertEqual(jpeg_size(variant), (320, 240))
-        svc.kill()
-        svc.start()
+        return image_id, variant
+
+    def assert_served_without_computing(self, svc, image_id, variant):
         before = svc.metric("imagecpp_variants_computed_total")
         status, _, again = svc.request("GET", "/v1/image/%s/jpeg?Size=320" % image_id)
         self.assertEqual(status, 200)
         self.assertEqual(again, variant, "the stored variant, not a new computation")
         self.assertEqual(svc.metric("imagecpp_variants_computed_total"), before)
+
+    def test_stored_variants_survive_sigkill(self):
+        # A variant is answered first and written behind the answer (it can be recomputed):
+        # once the write is done, it survives a crash.
+        svc = self.service()
+        image_id, variant = self.first_variant(svc)
+        deadline = time.monotonic() + 10
+        while svc.metric("imagecpp_variant_writes_pending") != 0:
+            self.assertLess(time.monotonic(), deadline, "the variant write never completed")
+            time.sleep(0.01)
+        svc.kill()
+        svc.start()
+        self.assert_served_without_computing(svc, image_id, variant)
+
+    def test_sigterm_right_after_a_variant_waits_for_its_write(self):
+        svc = self.service()
+        image_id, variant = self.first_variant(svc)
+        self.assertEqual(svc.stop(signal.SIGTERM), 0, svc.log()[-2000:])
+        svc.start()
+        self.assert_served_without_computing(svc, image_id, variant)
 
 
 if __name__ == "__main__":

@@ -1,5 +1,6 @@
 // The image domain over the real LMDB engine and worker pool: what is stored is what comes back,
-// variants are made once and stored under the peers' keys.
+// variants are made once and stored under the peers' keys. Every test runs without the hot cache
+// (each write awaited) and with it (variants written behind the answer).
 #include <gtest/gtest.h>
 
 #include <boost/asio/co_spawn.hpp>
@@ -19,7 +20,7 @@ namespace {
 
 namespace asio = boost::asio;
 
-class ImageServiceTest : public ::testing::Test {
+class ImageServiceTest : public ::testing::TestWithParam<std::size_t> {
  protected:
   void SetUp() override { init_vips("unit_tests"); }
 
@@ -27,7 +28,8 @@ class ImageServiceTest : public ::testing::Test {
   asio::thread_pool blocking_{1};
   store::LmdbStore store_{store::LmdbConfig{.dir = dir_.path() / "data"}, blocking_.get_executor()};
   WorkerPool workers_{2, 8};
-  ImageService service_{store_, workers_, ServiceSettings{}};
+  BytesCache cache_{GetParam()};
+  ImageService service_{store_, workers_, cache_, ServiceSettings{}};
 
   std::string create(const std::string& bytes) {
     return test::run_awaitable(service_.create(bytes));
@@ -37,7 +39,7 @@ class ImageServiceTest : public ::testing::Test {
   }
 };
 
-TEST_F(ImageServiceTest, OriginalComesBackByteForByte) {
+TEST_P(ImageServiceTest, OriginalComesBackByteForByte) {
   const std::string jpeg = test::image_bytes("snake.jpg");
   const std::string id = create(jpeg);
   const Image image = test::run_awaitable(service_.original(id));
@@ -47,12 +49,12 @@ TEST_F(ImageServiceTest, OriginalComesBackByteForByte) {
   EXPECT_EQ(**stored(id), jpeg);
 }
 
-TEST_F(ImageServiceTest, RejectsWhatIsNotAnImageAndStoresNothing) {
+TEST_P(ImageServiceTest, RejectsWhatIsNotAnImageAndStoresNothing) {
   EXPECT_THROW(create("definitely not an image"), Error);
   EXPECT_EQ(service_.stats().uploads.load(), 0u);
 }
 
-TEST_F(ImageServiceTest, UnknownIdIsNotFound) {
+TEST_P(ImageServiceTest, UnknownIdIsNotFound) {
   try {
     test::run_awaitable(service_.original("3f2b6c1e-9d4a-4f7b-8a1c-0e5d2f6a7b8c"));
     FAIL() << "expected not_found";
@@ -61,7 +63,7 @@ TEST_F(ImageServiceTest, UnknownIdIsNotFound) {
   }
 }
 
-TEST_F(ImageServiceTest, VariantIsComputedOnceAndStoredUnderThePeersKey) {
+TEST_P(ImageServiceTest, VariantIsComputedOnceAndStoredUnderThePeersKey) {
   const std::string id = create(test::image_bytes("snake.jpg"));
   const Image first = test::run_awaitable(service_.variant(id, 320));
   EXPECT_EQ(first.format, Format::jpeg);
@@ -75,7 +77,7 @@ TEST_F(ImageServiceTest, VariantIsComputedOnceAndStoredUnderThePeersKey) {
   EXPECT_EQ(info.dimensions.height, 240u);
 }
 
-TEST_F(ImageServiceTest, ConcurrentRequestsForOneMissingVariantComputeItOnce) {
+TEST_P(ImageServiceTest, ConcurrentRequestsForOneMissingVariantComputeItOnce) {
   const std::string id = create(test::image_bytes("snake.png"));
   asio::io_context io;
   std::vector<std::string> results;
@@ -94,14 +96,14 @@ TEST_F(ImageServiceTest, ConcurrentRequestsForOneMissingVariantComputeItOnce) {
   EXPECT_EQ(service_.stats().variants_computed.load(), 1u);
 }
 
-TEST_F(ImageServiceTest, JpegOfAJpegOriginalIsTheOriginal) {
+TEST_P(ImageServiceTest, JpegOfAJpegOriginalIsTheOriginal) {
   const std::string jpeg = test::image_bytes("snake.jpg");
   const std::string id = create(jpeg);
   EXPECT_EQ(*test::run_awaitable(service_.original_jpeg(id)).bytes, jpeg);
   EXPECT_FALSE(stored(id + "_jpeg"));
 }
 
-TEST_F(ImageServiceTest, JpegOfAPngOriginalIsConvertedOnceAtFullSize) {
+TEST_P(ImageServiceTest, JpegOfAPngOriginalIsConvertedOnceAtFullSize) {
   const std::string id = create(test::image_bytes("snake.png"));
   const Image jpeg = test::run_awaitable(service_.original_jpeg(id));
   EXPECT_EQ(jpeg.format, Format::jpeg);
@@ -112,6 +114,31 @@ TEST_F(ImageServiceTest, JpegOfAPngOriginalIsConvertedOnceAtFullSize) {
   test::run_awaitable(service_.original_jpeg(id));
   EXPECT_EQ(service_.stats().variants_computed.load(), 1u);
 }
+
+TEST_P(ImageServiceTest, HotVariantsAndOriginalsAreServedFromTheCache) {
+  const std::string id = create(test::image_bytes("snake.jpg"));
+  const Image first = test::run_awaitable(service_.variant(id, 160));
+  const Image again = test::run_awaitable(service_.variant(id, 160));
+  test::run_awaitable(service_.original(id));
+  test::run_awaitable(service_.original(id));
+  EXPECT_EQ(*again.bytes, *first.bytes);
+  EXPECT_EQ(service_.writes_pending(), 0u);
+  ASSERT_TRUE(stored(id + "_160"));  // written behind the answer, but written
+  const auto stats = cache_.stats();
+  if (!cache_.enabled()) {
+    EXPECT_EQ(stats.hits, 0u);
+    EXPECT_EQ(stats.entries, 0u);
+    return;
+  }
+  // The second variant read and the second original read are hits: the same buffer, no copy.
+  EXPECT_EQ(again.bytes.get(), first.bytes.get());
+  EXPECT_GE(stats.hits, 2u);
+  EXPECT_EQ(stats.entries, 2u);  // "{id}" and "{id}_160"
+}
+
+INSTANTIATE_TEST_SUITE_P(CacheOffAndOn, ImageServiceTest,
+                         ::testing::Values(std::size_t{0}, std::size_t{16} << 20),
+                         [](const auto& info) { return info.param == 0 ? "NoCache" : "Cache"; });
 
 }  // namespace
 }  // namespace imagecpp::image

@@ -7,9 +7,11 @@
 
 namespace uuid = imagecpp::uuid;
 
-TEST(Uuid, GeneratesCanonicalLowercaseV4) {
+class UuidGenerator : public ::testing::TestWithParam<std::string (*)()> {};
+
+TEST_P(UuidGenerator, GeneratesCanonicalLowercaseV4) {
   for (int i = 0; i < 100; ++i) {
-    const std::string id = uuid::generate();
+    const std::string id = GetParam()();
     ASSERT_TRUE(uuid::is_valid(id)) << id;
     EXPECT_EQ(id, uuid::normalize(id));
     EXPECT_EQ(id[14], '4') << id;                                          // version
@@ -17,11 +19,15 @@ TEST(Uuid, GeneratesCanonicalLowercaseV4) {
   }
 }
 
-TEST(Uuid, GeneratesDistinctIds) {
+TEST_P(UuidGenerator, GeneratesDistinctIds) {
   std::set<std::string> ids;
-  for (int i = 0; i < 1000; ++i) ids.insert(uuid::generate());
+  for (int i = 0; i < 1000; ++i) ids.insert(GetParam()());
   EXPECT_EQ(ids.size(), 1000u);
 }
+
+INSTANTIATE_TEST_SUITE_P(OsEntropyAndFast, UuidGenerator,
+                         ::testing::Values(&uuid::generate, &uuid::generate_fast),
+                         [](const auto& info) { return info.index == 0 ? "Os" : "Fast"; });
 
 TEST(Uuid, ValidForms) {
   EXPECT_TRUE(uuid::is_valid("3f2b6c1e-9d4a-4f7b-8a1c-0e5d2f6a7b8c"));
