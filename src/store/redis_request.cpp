@@ -32,8 +32,10 @@ void RedisRequest::fail(const std::string& detail) {
 void RedisRequest::finish(std::exception_ptr error, RedisReply reply) {
   if (done()) return;
   timer_.cancel();
-  // Posted, never run inline: the caller resumes on its own executor, outside hiredis.
-  boost::asio::post(caller_, [handler = std::exchange(handler_, nullptr), error,
+  // Posted, never run inline: the caller resumes on its own executor, outside hiredis. The
+  // error is moved, not copied: this thread keeps no reference that it would release after the
+  // caller has handled it (a release TSan cannot pair with the uninstrumented libstdc++ count).
+  boost::asio::post(caller_, [handler = std::exchange(handler_, nullptr), error = std::move(error),
                               reply = std::move(reply)]() mutable {
     std::move(handler)(error, std::move(reply));
   });
