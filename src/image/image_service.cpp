@@ -34,7 +34,7 @@ boost::asio::awaitable<std::string> ImageService::create(std::string bytes) {
 }
 
 boost::asio::awaitable<Image> ImageService::original(const std::string& id) {
-  SharedBytes bytes = co_await load_original(id);
+  SharedBytes bytes = co_await load_original(id, true);
   const Format format = stored_format(bytes);
   co_return Image{std::move(bytes), format};
 }
@@ -49,11 +49,12 @@ boost::asio::awaitable<Image> ImageService::original_jpeg(const std::string& id)
   co_return co_await derived(id, id + "_jpeg", std::nullopt);
 }
 
-boost::asio::awaitable<SharedBytes> ImageService::load_original(const std::string& id) {
+boost::asio::awaitable<SharedBytes> ImageService::load_original(const std::string& id,
+                                                                bool keep_hot) {
   if (SharedBytes hot = cache_.get(id)) co_return hot;
   auto bytes = co_await store_.get(id);
   if (!bytes) throw Error(ErrorCode::not_found, "no image " + id);
-  cache_.put(id, *bytes);
+  if (keep_hot) cache_.put(id, *bytes);
   co_return std::move(*bytes);
 }
 
@@ -80,7 +81,7 @@ boost::asio::awaitable<SharedBytes> ImageService::compute(const std::string& id,
   // A caller that lost the race to a finished flight lands here: use what it stored.
   if (SharedBytes hot = cache_.get(key)) co_return hot;
   if (auto stored = co_await store_.get(key)) co_return std::move(*stored);
-  SharedBytes original = co_await load_original(id);
+  SharedBytes original = co_await load_original(id, false);
   const RenderOptions options{box, settings_.jpeg_quality};
   const Limits limits = settings_.limits;
   auto job = [original, options, limits] { return render_jpeg(*original, options, limits); };

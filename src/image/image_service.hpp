@@ -58,7 +58,9 @@ class ImageService {
   }
 
  private:
-  boost::asio::awaitable<SharedBytes> load_original(const std::string& id);
+  // `keep_hot`: an original a client reads is kept in the cache; one read only to compute a
+  // variant is not (the variant is what will be asked for again, and originals are large).
+  boost::asio::awaitable<SharedBytes> load_original(const std::string& id, bool keep_hot);
   boost::asio::awaitable<Image> derived(const std::string& id, const std::string& key,
                                         std::optional<int> box);
   boost::asio::awaitable<SharedBytes> compute(const std::string& id, const std::string& key,
