@@ -11,6 +11,7 @@
 #include "auth/remote_auth.hpp"
 #include "auth/static_verifier.hpp"
 #include "config/config.hpp"
+#include "core/allocator.hpp"
 #include "core/bytes_cache.hpp"
 #include "core/worker_pool.hpp"
 #include "http/server.hpp"
@@ -168,6 +169,7 @@ int run(const config::Config& c, const char* argv0) {
 }  // namespace
 
 int main(int argc, char** argv) {
+  imagecpp::tune_allocator();
   int exit_code = 0;
   const auto config = imagecpp::config::load(argc, argv, exit_code);
   if (!config) return exit_code;
