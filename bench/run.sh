@@ -6,13 +6,15 @@
 #   bench/run.sh            full run: 10 s a scenario, 3 repetitions (about 15 minutes)
 #   bench/run.sh --quick    a few seconds a scenario, once (CI: it must run, figures don't count)
 #
-# Settings (environment): BENCH_DURATION seconds a wrk run, BENCH_REPS repetitions,
+# Settings (environment): BENCH_GROUPS scenario groups to run ("warm upload cold isolation"),
+# BENCH_DURATION seconds a wrk run, BENCH_REPS repetitions,
 # BENCH_CONNS connection counts of scenarios 1-3 ("8 32"; quick: "8"), BENCH_UPLOAD_CONNS (8),
 # BENCH_COLD_SAMPLES cold requests per photo and size, BENCH_ENGINES ("lmdb redis"),
 # BENCH_PORT_BASE first loopback port tried (18400), BENCH_SERVICE_ARGS extra service flags,
 # BENCH_SERVICE_ENV extra service environment ("MALLOC_ARENA_MAX=2 ..."),
 # BENCH_RESULTS results directory (build/bench/results/<time>), BENCH_KEEP=1 keeps the temp dir,
-# BENCH_GIT_REF=<commit> benchmarks the service of that commit (exported, built apart).
+# BENCH_GIT_REF=<commit> benchmarks the service of that commit (exported, built apart),
+# BENCH_SERVICE_BIN=<path> benchmarks that binary as it is (CI: the sanitizer build's).
 # Everything started here is stopped on exit. Results: <results>/table.txt and the raw files.
 set -euo pipefail
 SELF=$(readlink -f "$0")
@@ -24,7 +26,7 @@ QUICK=0
 for arg in "$@"; do
   case $arg in
     --quick) QUICK=1 ;;
-    -h | --help) sed -n '2,16p' "$SELF" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    -h | --help) sed -n '2,18p' "$SELF" | sed 's/^# \{0,1\}//'; exit 0 ;;
     *) echo "unknown argument: $arg (try --help)" >&2; exit 2 ;;
   esac
 done
@@ -38,6 +40,8 @@ else
 fi
 UPLOAD_CONNS=${BENCH_UPLOAD_CONNS:-8}
 ENGINES=${BENCH_ENGINES:-lmdb redis}
+GROUPS_WANTED=" ${BENCH_GROUPS:-warm upload cold isolation} "
+wanted() { [[ $GROUPS_WANTED == *" $1 "* ]]; }
 FOCUS=""
 WRK_THREADS=2  # wrk shares the 2 cores with the server: see the README
 CORES=$(nproc)
@@ -61,15 +65,16 @@ fi
 
 BUILD=$ROOT/build/bench
 targets=(vips_reference store_reference)
-if [[ -z ${BENCH_GIT_REF:-} ]]; then targets+=(imagecpp); fi
+if [[ -z ${BENCH_GIT_REF:-} && -z ${BENCH_SERVICE_BIN:-} ]]; then targets+=(imagecpp); fi
 log "building Release into build/bench (${targets[*]})"
 cmake -S . -B "$BUILD" -G Ninja -DCMAKE_BUILD_TYPE=Release -DIMAGECPP_TESTS=OFF \
   -DIMAGECPP_BENCH=ON >/dev/null
 cmake --build "$BUILD" -j 2 --target "${targets[@]}" >/dev/null ||
   cmake --build "$BUILD" -j 2 --target "${targets[@]}"  # show the error
-SERVICE_BIN=$BUILD/imagecpp
+SERVICE_BIN=${BENCH_SERVICE_BIN:-$BUILD/imagecpp}
 GIT_DESC="$(git rev-parse --short HEAD)$(git diff --quiet HEAD -- src CMakeLists.txt ||
   echo ' + uncommitted changes in src/')"
+if [[ -n ${BENCH_SERVICE_BIN:-} ]]; then GIT_DESC+=" (prebuilt: $BENCH_SERVICE_BIN)"; fi
 if [[ -n ${BENCH_GIT_REF:-} ]]; then
   # The service of a commit, exported (git archive: the work tree and the repository stay as
   # they are) and built apart: for before/after comparisons, and for a steady build while
@@ -301,8 +306,9 @@ get_to() { python3 "$BENCH/client.py" get --port "${SVC_PORT[$1]}" --out "$3" "$
 log "results in $RESULTS; engines: ${run_engines[*]}; ${DURATION}s x $REPS a scenario"
 
 # ---------------------------------------------------------------- 1-3: warm reads
-log "group warm: scenarios 1-3 (warm JPEG, warm JSON, original JSON)"
 declare -A WARM_ID=()
+if wanted warm; then
+log "group warm: scenarios 1-3 (warm JPEG, warm JSON, original JSON)"
 first=""
 for engine in "${run_engines[@]}"; do
   start_service "$engine" warm
@@ -340,8 +346,10 @@ for scenario in jpeg json orig; do
   done
 done
 for engine in "${run_engines[@]}"; do stop_service "$engine" warm; done
+fi
 
 # ---------------------------------------------------------------- 4: uploads
+if wanted upload; then
 log "group upload: scenario 4 (JSON data URL of the 280 KB JPEG)"
 python3 - "$IMG/photo_1600.jpg" "$TMP/upload.json" <<'EOF'
 import base64, json, sys
@@ -373,8 +381,10 @@ mkdir -p "$TMP/lmdb-ref"
 measured "$RESULTS/ref/store_reference.txt" "$BUILD/bench/store_reference" \
   "$IMG/photo_1600.jpg" $((QUICK ? 50 : 300)) "$TMP/lmdb-ref"
 for engine in "${run_engines[@]}"; do stop_service "$engine" upload; done
+fi
 
 # ---------------------------------------------------------------- 5: cold variants
+if wanted cold; then
 log "group cold: scenario 5 (first request after upload; $COLD_SAMPLES samples a photo and size)"
 for engine in "${run_engines[@]}"; do start_service "$engine" cold; done
 checkpoint() {  # engine step: running max (VmHWM) and current RSS, to tell which step peaks
@@ -417,8 +427,10 @@ for engine in "${run_engines[@]}"; do
   log "  cold $engine done"
 done
 for engine in "${run_engines[@]}"; do stop_service "$engine" cold; done
+fi
 
 # ---------------------------------------------------------------- 6: isolation
+if wanted isolation; then
 log "group isolation: scenario 6 (warm JPEG at 8 connections beside a loop of cold 13 MP variants)"
 ids_per_rep=$(( (DURATION + 1) * 10 / 6 + 1 ))  # every Size of an id; >= 10 cold variants/s
 for engine in "${run_engines[@]}"; do
@@ -447,6 +459,7 @@ for rep in $(seq "$REPS"); do
   log "  isolation rep $rep done"
 done
 for engine in "${run_engines[@]}"; do stop_service "$engine" isolation; done
+fi
 
 echo "loadavg_end=$(cut -d' ' -f1-3 /proc/loadavg)" >>"$RESULTS/meta.txt"
 

@@ -1,23 +1,27 @@
 #!/usr/bin/env bash
 # The test command: installs what is missing, builds, runs every test, stops what it started.
 #
-#   scripts/test.sh            what CI runs: a GCC Debug build with ASan+UBSan and -Werror, then
-#                              every CTest test: the unit tests and the integration tests (the
-#                              real binary over HTTP, with real redis-server and rabbitmq-server
-#                              processes that the tests start on free loopback ports and stop)
-#   scripts/test.sh --all      also: a GCC TSan build running the concurrent parts' unit tests,
-#                              and a clang libFuzzer+ASan+UBSan build running every fuzz target
-#                              for a bounded time on its committed seed corpus
+#   scripts/test.sh            what CI runs, four stages:
+#                              1. a GCC Debug build with ASan+UBSan and -Werror, then every CTest
+#                                 test: the unit tests and the integration tests (the real binary
+#                                 over HTTP, with real redis-server and rabbitmq-server processes
+#                                 that the tests start on free loopback ports and stop);
+#                              2. a GCC TSan build running the concurrent parts' unit tests;
+#                              3. a clang libFuzzer+ASan+UBSan build running every fuzz target for
+#                                 a bounded time on its committed seed corpus;
+#                              4. the benchmark in quick mode on the stage-1 binary (it must run;
+#                                 its figures are not checked).
+#   scripts/test.sh --fast     stage 1 only (for a quick local check)
 #
-# Environment: JOBS (parallel build jobs, default nproc), FUZZ_SECONDS (per target, default 15).
+# Environment: JOBS (parallel build jobs, default nproc), FUZZ_SECONDS (per target, default 12).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$PWD
 
-ALL=0
-[[ "${1:-}" == "--all" ]] && ALL=1
+FAST=0
+[[ "${1:-}" == "--fast" ]] && FAST=1
 JOBS=${JOBS:-$(nproc)}
-FUZZ_SECONDS=${FUZZ_SECONDS:-15}
+FUZZ_SECONDS=${FUZZ_SECONDS:-12}
 
 stage() { printf '\n==== %s (%s)\n' "$*" "$(date +%H:%M:%S)"; }
 
@@ -30,29 +34,36 @@ export ASAN_OPTIONS="detect_leaks=1:abort_on_error=0:strict_init_order=1"
 export UBSAN_OPTIONS="print_stacktrace=1:halt_on_error=1"
 export TSAN_OPTIONS="suppressions=$ROOT/tests/tsan.supp:halt_on_error=1:second_deadlock_stack=1"
 
-configure_and_build() {  # dir, then cmake options
-  local dir=$1
+configure_and_build() {  # dir, then cmake options, then "--" and targets (default: all)
+  local dir=$1 options=() targets=()
   shift
-  cmake -S . -B "$dir" -G Ninja -DIMAGECPP_WERROR=ON -DIMAGECPP_BENCH=OFF "$@" >/dev/null
-  cmake --build "$dir" -j "$JOBS"
+  while (($#)) && [[ $1 != -- ]]; do options+=("$1"); shift; done
+  if (($#)); then shift; targets=(--target "$@"); fi
+  cmake -S . -B "$dir" -G Ninja -DIMAGECPP_WERROR=ON -DIMAGECPP_BENCH=OFF "${options[@]}" >/dev/null
+  cmake --build "$dir" -j "$JOBS" "${targets[@]}"
 }
 
-stage "GCC Debug + ASan/UBSan build: every unit and integration test"
+stage "1/4 GCC Debug + ASan/UBSan build: every unit and integration test"
 configure_and_build build/test -DCMAKE_BUILD_TYPE=Debug -DIMAGECPP_SANITIZE=address,undefined
 ctest --test-dir build/test --output-on-failure -j "$JOBS" --timeout 600 | tee build/test/ctest.log
 summary=$(grep -E "tests passed, [0-9]+ tests failed out of" build/test/ctest.log | tail -n 1)
 
-if ((ALL)); then
-  stage "TSan build: concurrency unit tests"
-  configure_and_build build/tsan -DCMAKE_BUILD_TYPE=Debug -DIMAGECPP_SANITIZE=thread
-  ./build/tsan/tests/unit_tests --gtest_brief=1 \
-    --gtest_filter='SingleFlight*:WorkerPool*:TokenCache*:CachingVerifier*:RemoteVerifier*:Redis*:Lmdb*:ImageService*'
+if ((!FAST)); then
+  stage "2/4 TSan build: the concurrent parts' unit tests"
+  configure_and_build build/tsan -DCMAKE_BUILD_TYPE=Debug -DIMAGECPP_SANITIZE=thread \
+    -- unit_tests
+  # Caches, single flight, worker pool, the verifier and the stores' async clients, the domain.
+  ./build/tsan/tests/unit_tests --gtest_brief=1 --gtest_filter='*BytesCache*:*SingleFlight*:*WorkerPool*:*TokenCache*:*CachingVerifier*:*RemoteVerifier*:*Redis*:*Lmdb*:*ImageService*:*LogoutConsumer*'
 
-  stage "fuzzing: ${FUZZ_SECONDS}s per target"
+  stage "3/4 fuzzing: ${FUZZ_SECONDS}s per target"
   CC=clang CXX=clang++ configure_and_build build/fuzz -DCMAKE_BUILD_TYPE=Release \
     -DCMAKE_CXX_FLAGS_RELEASE=-O1 -DIMAGECPP_FUZZ=ON -DIMAGECPP_SANITIZE=address,undefined \
     -DIMAGECPP_TESTS=OFF
   ./fuzz/run.sh build/fuzz "$FUZZ_SECONDS"
+
+  stage "4/4 benchmark, quick mode, on the stage-1 (sanitizer) binary: it must run"
+  BENCH_SERVICE_BIN=$ROOT/build/test/imagecpp BENCH_RESULTS=$ROOT/build/test/bench-quick \
+    ./bench/run.sh --quick
 fi
 
 # The CTest figures again, last: every stage above passed.
