@@ -411,6 +411,15 @@ class Service:
     def metric(self, series):
         return self.metrics().get(series, 0.0)
 
+    def wait_for_writes(self, timeout=10.0):
+        """Until no variant write is left behind an answer (variants are answered first, then
+        written to the store)."""
+        deadline = time.monotonic() + timeout
+        while self.metric("imagecpp_variant_writes_pending") != 0:
+            if time.monotonic() > deadline:
+                raise ServiceError("variant writes still pending after %.0f s" % timeout)
+            time.sleep(0.01)
+
 
 def send(conn, method, path, body=None, headers=None):
     conn.request(method, path, body=body, headers=headers or {})

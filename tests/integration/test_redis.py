@@ -102,6 +102,7 @@ class RedisRawTest(RedisTestCase):
         self.assertEqual(self.r.command("GET", image_id), self.jpeg)  # raw, not base64
         self.assertReadsAtEverySize(image_id, self.jpeg, "image/jpeg", SNAKE)
         self.assertEqual(self.read_jpeg(image_id), self.jpeg)
+        self.svc.wait_for_writes()
         for size in SIZES:
             stored = self.r.command("GET", "%s_%d" % (image_id, size))
             self.assertTrue(is_jpeg(stored), size)
@@ -112,6 +113,7 @@ class RedisRawTest(RedisTestCase):
         self.assertEqual(self.read_original(image_id), ("image/png", self.png))
         converted = self.read_jpeg(image_id)
         self.assertEqual(jpeg_size(converted), SNAKE)
+        self.svc.wait_for_writes()
         self.assertEqual(self.r.command("GET", image_id + "_jpeg"), converted)
 
     def test_reads_originals_the_peers_wrote(self):
@@ -155,6 +157,7 @@ class RedisRawTest(RedisTestCase):
             t.join()
         self.assertEqual({r[0] for r in results}, {200})
         self.assertEqual(len({r[2] for r in results}), 1)
+        self.svc.wait_for_writes()
         self.assertEqual(self.r.commandstats().get("set"), 1)
         self.assertEqual(self.r.command("GET", key), results[0][2])
 
@@ -175,8 +178,9 @@ class RedisDataUrlWriteTest(RedisTestCase):
         image_id = self.svc.upload(self.png)
         self.assertPeerValue(image_id, "image/png", self.png)
         _, variant = self.read_size(image_id, 320)
-        self.assertPeerValue(image_id + "_320", "image/jpeg", variant)
         converted = self.read_jpeg(image_id)
+        self.svc.wait_for_writes()
+        self.assertPeerValue(image_id + "_320", "image/jpeg", variant)
         self.assertPeerValue(image_id + "_jpeg", "image/jpeg", converted)
         self.assertReadsAtEverySize(image_id, self.png, "image/png", SNAKE)
 
@@ -199,6 +203,7 @@ class RedisUrlFormsTest(unittest.TestCase):
         image_id = svc.upload(jpeg)
         status, _, body = svc.request("GET", "/v1/image/%s?Size=160" % image_id)
         self.assertEqual(status, 200, body[:300])
+        svc.wait_for_writes()
         with redis.client(*(auth or (None, None)), db=db) as r:
             self.assertEqual(r.command("GET", image_id), jpeg)
             self.assertEqual(r.command("EXISTS", image_id + "_160"), 1)
