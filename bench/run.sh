@@ -387,8 +387,10 @@ fi
 if wanted cold; then
 log "group cold: scenario 5 (first request after upload; $COLD_SAMPLES samples a photo and size)"
 for engine in "${run_engines[@]}"; do start_service "$engine" cold; done
-checkpoint() {  # engine step: running max (VmHWM) and current RSS, to tell which step peaks
-  awk -v step="$2" '/^VmHWM/ {h=$2} /^VmRSS/ {r=$2} END {print step, h, r}' \
+checkpoint() {  # engine step: running max (VmHWM), current RSS, its anonymous and file parts (kB)
+  # (LMDB's data file is mapped: the pages of it a read touches count in RSS as file-backed)
+  awk -v step="$2" '/^VmHWM/ {h=$2} /^VmRSS/ {r=$2} /^RssAnon/ {a=$2} /^RssFile/ {f=$2}
+    END {print step, h, r, a, f}' \
     "/proc/${SVC_PID[$1]}/status" >>"$RESULTS/rss/$1.cold.steps"
 }
 for engine in "${run_engines[@]}"; do

@@ -159,6 +159,12 @@ int run(const config::Config& c, const char* argv0) {
       c.auth_mode == config::AuthMode::static_tokens ? "static" : "remote",
       c.effective_io_threads(), c.effective_workers());
   server.join();
+  // Drained: from here on a second SIGTERM (a supervisor repeating itself) must not turn exit 0
+  // into a death by signal during the teardown. The signal_set puts back the default action when
+  // its registrations go, so they go now, and the signals are ignored right after.
+  signals.clear();
+  std::signal(SIGTERM, SIG_IGN);
+  std::signal(SIGINT, SIG_IGN);
   if (auth.remote) auth.remote->stop();  // joins the consumer; pooled sockets die before the ioc
   workers.stop();
   blocking.join();
@@ -175,12 +181,7 @@ int main(int argc, char** argv) {
   if (!config) return exit_code;
   imagecpp::log::setup(config->log_format, config->log_level);
   try {
-    const int code = run(*config, argv[0]);
-    // Drained and stopped: a second SIGTERM during the last teardown must not turn exit 0 into a
-    // death by signal (the signal_set that handled the first one is gone by now).
-    std::signal(SIGTERM, SIG_IGN);
-    std::signal(SIGINT, SIG_IGN);
-    return code;
+    return run(*config, argv[0]);
   } catch (const std::exception& e) {
     spdlog::critical("cannot start: {}", e.what());
     return 1;

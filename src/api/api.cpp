@@ -135,7 +135,7 @@ awaitable<http::Response> Api::handle(http::Request& request, http::Exchange& ex
     co_return response;
   }
   Context ctx{request, exchange, match_route(url->path()), *url, version};
-  exchange.route = std::string(ctx.match.label);
+  exchange.route = ctx.match.label;
   http::Response response;
   try {
     response = co_await dispatch(ctx);

@@ -6,6 +6,7 @@
 #include <chrono>
 #include <functional>
 #include <string>
+#include <string_view>
 
 #include "http/shared_body.hpp"
 
@@ -16,7 +17,8 @@ using Response = boost::beast::http::response<SharedBody>;
 
 // Filled by the application while handling, read by the server for the access log and metrics.
 struct Exchange {
-  std::string route = "unmatched";  // a route template: bounded label cardinality
+  // A route template with static storage (bounded label cardinality, no copy per request).
+  std::string_view route = "unmatched";
   std::string correlation_id;
   std::string user;  // a user id once authenticated, never a token
 };

@@ -12,7 +12,11 @@ void Registry::observe_request(std::string_view route, unsigned status,
   const auto bucket = static_cast<std::size_t>(
       std::lower_bound(kBuckets.begin(), kBuckets.end(), seconds) - kBuckets.begin());
   const std::lock_guard lock(mutex_);
-  ++requests_[{std::string(route), status}];
+  // Heterogeneous lookups: a route's strings are allocated once, not per request.
+  auto by_route = requests_.find(route);
+  if (by_route == requests_.end())
+    by_route = requests_.emplace(std::string(route), ByStatus{}).first;
+  ++by_route->second[status];
   auto it = latency_.find(route);
   if (it == latency_.end()) it = latency_.emplace(std::string(route), Histogram{}).first;
   Histogram& h = it->second;
@@ -34,9 +38,11 @@ std::string Registry::render() const {
   fmt::format_to(
       it, "# HELP imagecpp_http_requests_total HTTP requests answered, by route and status.\n");
   fmt::format_to(it, "# TYPE imagecpp_http_requests_total counter\n");
-  for (const auto& [key, count] : requests_) {
-    fmt::format_to(it, "imagecpp_http_requests_total{{route=\"{}\",status=\"{}\"}} {}\n", key.first,
-                   key.second, count);
+  for (const auto& [route, by_status] : requests_) {
+    for (const auto& [status, count] : by_status) {
+      fmt::format_to(it, "imagecpp_http_requests_total{{route=\"{}\",status=\"{}\"}} {}\n", route,
+                     status, count);
+    }
   }
   fmt::format_to(
       it, "# HELP imagecpp_http_request_duration_seconds Time from first byte to response sent.\n");

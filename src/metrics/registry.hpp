@@ -39,7 +39,8 @@ class Registry {
   };
 
   mutable std::mutex mutex_;
-  std::map<std::pair<std::string, unsigned>, std::uint64_t> requests_;
+  using ByStatus = std::map<unsigned, std::uint64_t>;
+  std::map<std::string, ByStatus, std::less<>> requests_;  // route -> status -> count
   std::map<std::string, Histogram, std::less<>> latency_;
   std::vector<Sample> samples_;
 };
