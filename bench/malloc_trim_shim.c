@@ -6,15 +6,18 @@
 #include <signal.h>
 #include <stdlib.h>
 #include <time.h>
-static void *loop(void *arg) {
+static void* loop(void* arg) {
   (void)arg;
   sigset_t all;
   sigfillset(&all);
   pthread_sigmask(SIG_BLOCK, &all, NULL);  // signals go to the service's threads
-  const char *e = getenv("TRIM_EVERY_MS");
+  const char* e = getenv("TRIM_EVERY_MS");
   long ms = e ? atol(e) : 1000;
   struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
-  for (;;) { nanosleep(&ts, NULL); malloc_trim(0); }
+  for (;;) {
+    nanosleep(&ts, NULL);
+    malloc_trim(0);
+  }
   return NULL;
 }
 __attribute__((constructor)) static void start(void) {
