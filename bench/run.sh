@@ -51,17 +51,7 @@ die() { log "error: $*"; exit 1; }
 
 # ---------------------------------------------------------------- packages and build
 need=(wrk nginx redis-server redis-tools libvips-tools mate-backgrounds curl python3)
-missing=()
-for p in "${need[@]}"; do
-  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
-done
-if ((${#missing[@]})); then
-  log "installing: ${missing[*]}"
-  export DEBIAN_FRONTEND=noninteractive
-  apt-get update -qq
-  apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
-fi
-./scripts/deps.sh  # the service's build dependencies
+./scripts/deps.sh "${need[@]}"  # and the service's build dependencies
 
 BUILD=$ROOT/build/bench
 targets=(vips_reference store_reference)
@@ -118,25 +108,8 @@ ln -sfn "$RESULTS" "$BUILD/results/latest" 2>/dev/null || true
 # ---------------------------------------------------------------- photos
 # Real photos from mate-backgrounds, derived with libvips' CLI to the sizes the issue names.
 IMG=$BUILD/images
-MATE=/usr/share/backgrounds/mate
-mkdir -p "$IMG"
-make_image() {  # name, command...
-  local name=$1; shift
-  [[ -s $IMG/$name ]] && return
-  log "preparing $name"
-  "$@"
-}
-# 1600x1200 JPEG of ~280 KB (Wood.jpg is 2560x1920; Q 90 without chroma subsampling gives it).
-make_image photo_1600.jpg vips thumbnail "$MATE/nature/Wood.jpg" \
-  "$IMG/photo_1600.jpg[Q=90,strip,optimize_coding]" 1600 --height 1200
-# 13 MP (4800x2700, EXIF kept) from the 5640x3172 photo, baseline and progressive.
-make_image photo_13mp_baseline.jpg vips thumbnail "$MATE/abstract/Elephants_5640x3172.jpg" \
-  "$IMG/photo_13mp_baseline.jpg[Q=90,optimize_coding]" 4800 --height 4800
-make_image photo_13mp_progressive.jpg vips thumbnail "$MATE/abstract/Elephants_5640x3172.jpg" \
-  "$IMG/photo_13mp_progressive.jpg[Q=90,optimize_coding,interlace]" 4800 --height 4800
-# 1 MP PNG (1280x800) of a photo.
-make_image photo_1mp.png vips thumbnail "$MATE/nature/Garden.jpg" "$IMG/photo_1mp.png" 1280 \
-  --height 1280
+. "$BENCH/photos.sh"
+prepare_photos "$IMG"
 PHOTOS=(photo_1600.jpg photo_13mp_baseline.jpg photo_13mp_progressive.jpg photo_1mp.png)
 COLD_SIZES=320,1200
 

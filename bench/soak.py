@@ -68,6 +68,8 @@ import threading
 import time
 import uuid
 
+from measure import machine_busy  # bench/measure.py: the benchmark's own /proc reader
+
 TICK = os.sysconf("SC_CLK_TCK")
 UUID_RE = re.compile(rb'^\{"id":"([0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12})"\}$')
 SIZES = [160, 320, 640, 800, 1024, 1200]
@@ -125,14 +127,6 @@ def proc_stat(pid):
     # fields[0] is the state (field 3): minflt is field 10, majflt 12, utime 14, stime 15.
     return {"cpu_s": (int(fields[11]) + int(fields[12])) / TICK,
             "minflt": int(fields[7]), "majflt": int(fields[9])}
-
-
-def machine_busy():
-    """Busy and steal seconds of all CPUs since boot."""
-    with open("/proc/stat") as f:
-        fields = f.readline().split()[1:]
-    user, nice, system, _idle, _iowait, irq, softirq, steal = (int(x) for x in fields[:8])
-    return (user + nice + system + irq + softirq) / TICK, steal / TICK
 
 
 def loadavg():

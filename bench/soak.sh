@@ -59,16 +59,7 @@ case $ALLOCATOR in
   mimalloc) need+=(libmimalloc2.0); PRELOAD=/usr/lib/x86_64-linux-gnu/libmimalloc.so.2 ;;
   *) die "SOAK_ALLOCATOR must be glibc, jemalloc or mimalloc" ;;
 esac
-missing=()
-for p in "${need[@]}"; do
-  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
-done
-if ((${#missing[@]})); then
-  log "installing: ${missing[*]}"
-  export DEBIAN_FRONTEND=noninteractive
-  apt-get update -qq
-  apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
-fi
+./scripts/deps.sh "${need[@]}"  # and the service's build dependencies
 if [[ -n $PRELOAD ]]; then
   # The library's own path (multiarch) when not the usual one.
   [[ -f $PRELOAD ]] || PRELOAD=$(dpkg -L "${need[-1]}" | grep -E '\.so\.2$' | head -1)
@@ -83,7 +74,6 @@ if [[ -n ${SOAK_BIN:-} ]]; then
   log "service binary: $SERVICE_BIN (prebuilt)"
   GIT_DESC="prebuilt binary (SOAK_BIN)"
 else
-  ./scripts/deps.sh  # the service's build dependencies
   log "building Release into build/bench (imagecpp)"
   cmake -S . -B "$BUILD" -G Ninja -DCMAKE_BUILD_TYPE=Release -DIMAGECPP_TESTS=OFF \
     -DIMAGECPP_BENCH=ON >/dev/null
@@ -98,21 +88,8 @@ fi
 # The benchmark's photos (same files, same cache as bench/run.sh) plus real photos as shipped.
 IMG=$BUILD/images
 MATE=/usr/share/backgrounds/mate
-mkdir -p "$IMG"
-make_image() {  # name, command...
-  local name=$1; shift
-  [[ -s $IMG/$name ]] && return
-  log "preparing $name"
-  "$@"
-}
-make_image photo_1600.jpg vips thumbnail "$MATE/nature/Wood.jpg" \
-  "$IMG/photo_1600.jpg[Q=90,strip,optimize_coding]" 1600 --height 1200
-make_image photo_13mp_baseline.jpg vips thumbnail "$MATE/abstract/Elephants_5640x3172.jpg" \
-  "$IMG/photo_13mp_baseline.jpg[Q=90,optimize_coding]" 4800 --height 4800
-make_image photo_13mp_progressive.jpg vips thumbnail "$MATE/abstract/Elephants_5640x3172.jpg" \
-  "$IMG/photo_13mp_progressive.jpg[Q=90,optimize_coding,interlace]" 4800 --height 4800
-make_image photo_1mp.png vips thumbnail "$MATE/nature/Garden.jpg" "$IMG/photo_1mp.png" 1280 \
-  --height 1280
+. "$BENCH/photos.sh"
+prepare_photos "$IMG"
 # path:weight (how often it is uploaded, relative). Small, medium and 13 MP; JPEG and PNG.
 PHOTOS=(
   "$MATE/nature/FreshFlower.jpg:3"           # 1600x1203, 80 KB

@@ -1,6 +1,9 @@
 #!/usr/bin/env bash
 # Installs the Debian packages imagecpp needs to build, run and test.
 # Idempotent: only asks apt when something is missing.
+#
+#   scripts/deps.sh [--test] [package ...]   build packages, --test adds the test packages, and
+#                                            any package named (the benchmark's and the soak's)
 set -euo pipefail
 
 build_pkgs=(
@@ -19,7 +22,11 @@ test_pkgs=(
 )
 
 want=("${build_pkgs[@]}")
-if [[ "${1:-}" == "--test" ]]; then want+=("${test_pkgs[@]}"); fi
+if [[ "${1:-}" == "--test" ]]; then
+  want+=("${test_pkgs[@]}")
+  shift
+fi
+want+=("$@")
 
 missing=()
 for p in "${want[@]}"; do

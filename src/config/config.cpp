@@ -33,6 +33,16 @@ CLI::Option* seconds_option(CLI::App& app, const std::string& flag, std::chrono:
       ->check(CLI::PositiveNumber);
 }
 
+CLI::Option* millis_option(CLI::App& app, const std::string& flag, std::chrono::milliseconds& value,
+                           const std::string& env, const std::string& help) {
+  return app
+      .add_option_function<long>(
+          flag, [&value](const long& ms) { value = std::chrono::milliseconds(ms); }, help)
+      ->envname(env)
+      ->default_str(std::to_string(value.count()))
+      ->check(CLI::PositiveNumber);
+}
+
 void add_http_options(CLI::App& app, Config& c) {
   app.add_option("--port", c.port, "Listening port (env PORT or SERVER_PORT)");
   app.add_option("--bind", c.bind_address, "Listening address")->envname("IMAGE_BIND");
@@ -75,13 +85,8 @@ void add_image_options(CLI::App& app, Config& c) {
   app.add_option("--max-frames", c.max_frames, "Most frames of an animated image, from the header")
       ->envname("IMAGE_MAX_FRAMES")
       ->check(CLI::PositiveNumber);
-  app.add_option_function<long>(
-         "--max-render-ms",
-         [&c](const long& ms) { c.max_render_time = std::chrono::milliseconds(ms); },
-         "Wall time one image computation may take before it is stopped")
-      ->envname("IMAGE_MAX_RENDER_MS")
-      ->default_str(std::to_string(c.max_render_time.count()))
-      ->check(CLI::PositiveNumber);
+  millis_option(app, "--max-render-ms", c.max_render_time, "IMAGE_MAX_RENDER_MS",
+                "Wall time one image computation may take before it is stopped");
   app.add_option("--workers", c.workers, "Image computations at once, 0 = number of cores")
       ->envname("IMAGE_WORKERS");
   app.add_option("--queue-limit", c.queue_limit, "Image jobs waiting beyond the workers")
@@ -97,16 +102,6 @@ void add_store_options(CLI::App& app, Config& c) {
       ->envname("IMAGE_DATA_DIR");
   app.add_option("--lmdb-map-size", c.lmdb_map_size, "Largest embedded store, bytes")
       ->envname("IMAGE_LMDB_MAP_SIZE")
-      ->check(CLI::PositiveNumber);
-}
-
-CLI::Option* millis_option(CLI::App& app, const std::string& flag, std::chrono::milliseconds& value,
-                           const std::string& env, const std::string& help) {
-  return app
-      .add_option_function<long>(
-          flag, [&value](const long& ms) { value = std::chrono::milliseconds(ms); }, help)
-      ->envname(env)
-      ->default_str(std::to_string(value.count()))
       ->check(CLI::PositiveNumber);
 }
 
