@@ -2,12 +2,12 @@
 
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/redirect_error.hpp>
 #include <boost/asio/steady_timer.hpp>
-#include <boost/asio/strand.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
 #include <boost/beast/core/tcp_stream.hpp>
@@ -15,6 +15,7 @@
 #include <boost/beast/http/error.hpp>
 #include <boost/beast/http/parser.hpp>
 #include <boost/beast/http/read.hpp>
+#include <boost/beast/http/serializer.hpp>
 #include <boost/beast/http/write.hpp>
 #include <mutex>
 #include <optional>
@@ -26,11 +27,12 @@ namespace asio = boost::asio;
 namespace beast = boost::beast;
 namespace bhttp = boost::beast::http;
 using tcp = asio::ip::tcp;
+using RequestParser = bhttp::request_parser<bhttp::string_body>;
 
 namespace {
 
 // One accepted connection. Lives as long as its coroutine; the server keeps a reference to
-// close it when idle at shutdown. Touched only on its strand.
+// close it when idle at shutdown. Touched only on its context's thread.
 struct Connection {
   explicit Connection(tcp::socket socket) : stream(std::move(socket)) {}
   beast::tcp_stream stream;
@@ -41,8 +43,9 @@ struct Connection {
 }  // namespace
 
 struct Server::State : std::enable_shared_from_this<Server::State> {
-  explicit State(asio::io_context& context) : ioc(context) {}
-  asio::io_context& ioc;
+  explicit State(std::vector<asio::io_context*> contexts) : contexts(std::move(contexts)) {}
+  const std::vector<asio::io_context*> contexts;
+  std::size_t next_context = 0;  // the acceptor's: touched only on its thread
   ServerSettings settings;
   Handler handler;
   EarlyResponder early;
@@ -56,6 +59,9 @@ struct Server::State : std::enable_shared_from_this<Server::State> {
   asio::awaitable<void> serve(std::shared_ptr<Connection> connection);
   asio::awaitable<bool> serve_one(Connection& c, beast::flat_buffer& buffer, bool first);
   asio::awaitable<bool> wait_for_request(Connection& c, beast::flat_buffer& buffer, bool first);
+  asio::awaitable<beast::error_code> read_header(Connection& c, beast::flat_buffer& buffer,
+                                                 RequestParser& parser);
+  asio::awaitable<beast::error_code> write(Connection& c, Response& response);
   asio::awaitable<void> send(Connection& c, Response response, std::string_view method,
                              std::string_view target, const Exchange& exchange,
                              std::chrono::steady_clock::time_point start);
@@ -65,8 +71,15 @@ struct Server::State : std::enable_shared_from_this<Server::State> {
 };
 
 Server::Server(ServerSettings settings, Handler handler, EarlyResponder early,
-               AccessObserver observer)
-    : ioc_(static_cast<int>(settings.threads)), state_(std::make_shared<State>(ioc_)) {
+               AccessObserver observer) {
+  std::vector<asio::io_context*> contexts;
+  for (unsigned i = 0; i < std::max(settings.threads, 1u); ++i) {
+    // Concurrency hint 1: one thread runs it, so asio never wakes a second one for an event.
+    // Other threads may still post to it (image workers, the store's completions).
+    contexts_.push_back(std::make_unique<asio::io_context>(1));
+    contexts.push_back(contexts_.back().get());
+  }
+  state_ = std::make_shared<State>(std::move(contexts));
   state_->settings = std::move(settings);
   state_->handler = std::move(handler);
   state_->early = std::move(early);
@@ -74,21 +87,35 @@ Server::Server(ServerSettings settings, Handler handler, EarlyResponder early,
 }
 
 Server::~Server() {
-  if (!ioc_.stopped()) ioc_.stop();
+  stop_contexts();
   join();
+  // Coroutine frames die with their context and may hold the state past this point. The state's
+  // I/O objects must not outlive their own context, so they go now, while every context lives;
+  // a connection is then owned by its frame alone and dies with its own context.
+  state_->acceptor.reset();
+  const std::lock_guard lock(state_->mutex);
+  state_->connections.clear();
+}
+
+void Server::stop_contexts() {
+  idle_guards_.clear();
+  for (auto& context : contexts_) context->stop();
 }
 
 void Server::start() {
   const auto& s = state_->settings;
   const tcp::endpoint endpoint(asio::ip::make_address(s.address), s.port);
-  auto& acceptor = state_->acceptor.emplace(asio::make_strand(ioc_));
+  auto& acceptor = state_->acceptor.emplace(context());
   acceptor.open(endpoint.protocol());
   acceptor.set_option(asio::socket_base::reuse_address(true));
   acceptor.bind(endpoint);
   acceptor.listen(asio::socket_base::max_listen_connections);
   bound_port_ = acceptor.local_endpoint().port();
   asio::co_spawn(acceptor.get_executor(), state_->accept_loop(), asio::detached);
-  for (unsigned i = 0; i < s.threads; ++i) threads_.emplace_back([this] { ioc_.run(); });
+  for (auto& c : contexts_) {
+    idle_guards_.emplace_back(c->get_executor());
+    threads_.emplace_back([&context = *c] { context.run(); });
+  }
 }
 
 void Server::shutdown(std::chrono::seconds grace, std::function<bool()> busy) {
@@ -107,13 +134,13 @@ void Server::shutdown(std::chrono::seconds grace, std::function<bool()> busy) {
       if (c->idle) c->stream.socket().close();
     });
   }
-  auto timer = std::make_shared<asio::steady_timer>(ioc_);
+  auto timer = std::make_shared<asio::steady_timer>(context());
   const auto deadline = std::chrono::steady_clock::now() + grace;
   auto poll = std::make_shared<std::function<void()>>();
   *poll = [this, timer, deadline, poll, busy = std::move(busy)] {
     const bool drained = open_connections() == 0 && !(busy && busy());
     if (drained || std::chrono::steady_clock::now() >= deadline) {
-      ioc_.stop();
+      stop_contexts();
       *poll = nullptr;  // break the self-reference
       return;
     }
@@ -122,7 +149,7 @@ void Server::shutdown(std::chrono::seconds grace, std::function<bool()> busy) {
       if (*poll) (*poll)();
     });
   };
-  asio::post(ioc_, [poll] { (*poll)(); });
+  asio::post(context(), [poll] { (*poll)(); });
 }
 
 void Server::join() {
@@ -140,8 +167,10 @@ asio::awaitable<void> Server::State::accept_loop() {
   const auto self = shared_from_this();  // coroutine frames may outlive the Server
   for (;;) {
     beast::error_code ec;
-    tcp::socket socket = co_await acceptor->async_accept(
-        asio::make_strand(ioc), asio::redirect_error(asio::use_awaitable, ec));
+    asio::io_context& home = *contexts[next_context];
+    next_context = (next_context + 1) % contexts.size();
+    tcp::socket socket =
+        co_await acceptor->async_accept(home, asio::redirect_error(asio::use_awaitable, ec));
     if (stopping) co_return;
     if (ec) {
       if (ec == asio::error::operation_aborted) co_return;
@@ -149,6 +178,7 @@ asio::awaitable<void> Server::State::accept_loop() {
       continue;  // e.g. EMFILE: keep serving the connections we have
     }
     socket.set_option(tcp::no_delay(true), ec);
+    socket.non_blocking(true, ec);  // synchronous writes give up rather than block: see write()
     auto connection = std::make_shared<Connection>(std::move(socket));
     {
       const std::lock_guard lock(mutex);
@@ -203,19 +233,32 @@ asio::awaitable<bool> Server::State::wait_for_request(Connection& c, beast::flat
   co_return !ec && n > 0;
 }
 
+// Parses the header from what is buffered, and reads more only if it is not all there. A request
+// that arrived whole (nearly all of them) costs no trip through the event loop.
+asio::awaitable<beast::error_code> Server::State::read_header(Connection& c,
+                                                              beast::flat_buffer& buffer,
+                                                              RequestParser& parser) {
+  beast::error_code ec;
+  const std::size_t used = parser.put(buffer.data(), ec);
+  buffer.consume(used);
+  if (parser.is_header_done() || (ec && ec != bhttp::error::need_more)) co_return ec;
+  ec = {};
+  c.stream.expires_after(settings.header_timeout);
+  co_await bhttp::async_read_header(c.stream, buffer, parser,
+                                    asio::redirect_error(asio::use_awaitable, ec));
+  co_return ec;
+}
+
 // Reads and answers one request. False when the connection must close.
 asio::awaitable<bool> Server::State::serve_one(Connection& c, beast::flat_buffer& buffer,
                                                bool first) {
   if (!co_await wait_for_request(c, buffer, first)) co_return false;
   const auto start = std::chrono::steady_clock::now();
 
-  bhttp::request_parser<bhttp::string_body> parser;
+  RequestParser parser;
   parser.header_limit(settings.max_header_bytes);
   parser.body_limit(settings.max_body_bytes);
-  beast::error_code ec;
-  c.stream.expires_after(settings.header_timeout);
-  co_await bhttp::async_read_header(c.stream, buffer, parser,
-                                    asio::redirect_error(asio::use_awaitable, ec));
+  beast::error_code ec = co_await read_header(c, buffer, parser);
   if (ec == bhttp::error::header_limit) {
     co_await send_early(c, 431, 11, start);
     co_return false;
@@ -234,25 +277,27 @@ asio::awaitable<bool> Server::State::serve_one(Connection& c, beast::flat_buffer
     co_await send_early(c, 413, version, start);
     co_return false;
   }
-  if (beast::iequals(parser.get()[bhttp::field::expect], "100-continue")) {
-    bhttp::response<bhttp::empty_body> go_on{bhttp::status::continue_, version};
-    co_await bhttp::async_write(c.stream, go_on, asio::redirect_error(asio::use_awaitable, ec));
-    if (ec) co_return false;
-  }
-  c.stream.expires_after(settings.body_timeout);
-  co_await bhttp::async_read(c.stream, buffer, parser,
-                             asio::redirect_error(asio::use_awaitable, ec));
-  if (ec == bhttp::error::body_limit) {
-    co_await send_early(c, 413, version, start);
-    co_return false;
-  }
-  if (ec == beast::error::timeout || ec == bhttp::error::end_of_stream ||
-      ec == bhttp::error::partial_message) {
-    co_return false;
-  }
-  if (ec) {
-    co_await send_early(c, 400, version, start);
-    co_return false;
+  if (!parser.is_done()) {  // a body follows
+    if (beast::iequals(parser.get()[bhttp::field::expect], "100-continue")) {
+      bhttp::response<bhttp::empty_body> go_on{bhttp::status::continue_, version};
+      co_await bhttp::async_write(c.stream, go_on, asio::redirect_error(asio::use_awaitable, ec));
+      if (ec) co_return false;
+    }
+    c.stream.expires_after(settings.body_timeout);
+    co_await bhttp::async_read(c.stream, buffer, parser,
+                               asio::redirect_error(asio::use_awaitable, ec));
+    if (ec == bhttp::error::body_limit) {
+      co_await send_early(c, 413, version, start);
+      co_return false;
+    }
+    if (ec == beast::error::timeout || ec == bhttp::error::end_of_stream ||
+        ec == bhttp::error::partial_message) {
+      co_return false;
+    }
+    if (ec) {
+      co_await send_early(c, 400, version, start);
+      co_return false;
+    }
   }
   c.stream.expires_never();
 
@@ -265,15 +310,26 @@ asio::awaitable<bool> Server::State::serve_one(Connection& c, beast::flat_buffer
   co_return keep_alive;
 }
 
+// Writes what the socket takes at once (a whole small answer, usually), then the rest, if any,
+// asynchronously under the body timeout.
+asio::awaitable<beast::error_code> Server::State::write(Connection& c, Response& response) {
+  bhttp::response_serializer<SharedBody> serializer(response);
+  beast::error_code ec;
+  while (!ec && !serializer.is_done()) bhttp::write_some(c.stream.socket(), serializer, ec);
+  if (ec != asio::error::would_block) co_return ec;
+  ec = {};
+  c.stream.expires_after(settings.body_timeout);
+  co_await bhttp::async_write(c.stream, serializer, asio::redirect_error(asio::use_awaitable, ec));
+  c.stream.expires_never();
+  co_return ec;
+}
+
 asio::awaitable<void> Server::State::send(Connection& c, Response response, std::string_view method,
                                           std::string_view target, const Exchange& exchange,
                                           std::chrono::steady_clock::time_point start) {
   const unsigned status = response.result_int();
   const std::uint64_t bytes = SharedBody::size(response.body());
-  c.stream.expires_after(settings.body_timeout);
-  beast::error_code ec;
-  co_await bhttp::async_write(c.stream, response, asio::redirect_error(asio::use_awaitable, ec));
-  c.stream.expires_never();
+  const beast::error_code ec = co_await write(c, response);
   if (observer) {
     observer(AccessRecord{method, target, exchange, status, bytes,
                           std::chrono::steady_clock::now() - start});

@@ -1,8 +1,11 @@
 #pragma once
-// HTTP/1.1 server on Beast: one io_context run by one thread per core, each connection on its own
-// strand, one coroutine per connection. Keep-alive, bounded header and body reads, timeouts for
-// idle connections and slow clients, and a graceful drain on shutdown.
+// HTTP/1.1 server on Beast: one io_context per network thread, each connection on one of them for
+// its life (round robin at accept), one coroutine per connection. A connection's events never
+// cross threads, so there is no strand and no wake-up of another thread per request (a futex
+// call each, the largest per-request cost once shared). Keep-alive, bounded header and body
+// reads, timeouts for idle connections and slow clients, and a graceful drain on shutdown.
 #include <atomic>
+#include <boost/asio/executor_work_guard.hpp>
 #include <boost/asio/io_context.hpp>
 #include <chrono>
 #include <cstdint>
@@ -49,7 +52,8 @@ class Server {
   // Binds (throws on failure) and starts the network threads.
   void start();
   std::uint16_t port() const noexcept { return bound_port_; }
-  boost::asio::io_context& context() noexcept { return ioc_; }
+  // The first network thread's context (the acceptor's): for signals and timers.
+  boost::asio::io_context& context() noexcept { return *contexts_.front(); }
 
   // Stops accepting, closes idle connections, lets in-flight requests finish for up to `grace`,
   // then stops the network threads. `busy`, when given, is work the requests left running on
@@ -64,7 +68,11 @@ class Server {
 
  private:
   struct State;
-  boost::asio::io_context ioc_;
+  using WorkGuard = boost::asio::executor_work_guard<boost::asio::io_context::executor_type>;
+  void stop_contexts();
+
+  std::vector<std::unique_ptr<boost::asio::io_context>> contexts_;  // one per network thread
+  std::vector<WorkGuard> idle_guards_;  // a context without connections keeps its thread
   std::shared_ptr<State> state_;
   std::vector<std::thread> threads_;
   std::uint16_t bound_port_ = 0;

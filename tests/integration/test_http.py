@@ -2,13 +2,17 @@
 keep-alive, timeouts, private reads."""
 
 import json
+import os
 import re
+import socket
+import struct
 import time
 import unittest
 import uuid
+import zlib
 
-from harness import (ServiceTestCase, Service, data_url, parse_raw_response, raw_socket,
-                     read_image, read_until_closed, requests_series, send)
+from harness import (ServiceTestCase, Service, data_url, decode_data_url, parse_raw_response,
+                     png_chunk, raw_socket, read_image, read_until_closed, requests_series, send)
 
 
 def header_list(value):
@@ -325,6 +329,104 @@ class KeepAliveTest(ServiceTestCase):
             self.assertEqual(conn.sock.getsockname(), local, "the connection was reopened")
         finally:
             conn.close()
+
+
+def noise_png(width, height):
+    """An RGB PNG of random pixels: it barely compresses, so its answers are megabytes."""
+    raw = b"".join(b"\x00" + os.urandom(3 * width) for _ in range(height))
+    header = b"\x89PNG\r\n\x1a\n" + png_chunk(
+        b"IHDR", struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0))
+    return header + png_chunk(b"IDAT", zlib.compress(raw, 1)) + png_chunk(b"IEND", b"")
+
+
+def split_responses(data):
+    """The raw HTTP/1.1 responses (each with Content-Length) that data holds, in order."""
+    responses = []
+    while data:
+        head, sep, rest = data.partition(b"\r\n\r\n")
+        if not sep:
+            raise AssertionError("a truncated response: %r" % data[:200])
+        length = int(re.search(rb"(?im)^content-length:\s*(\d+)", head).group(1))
+        responses.append(parse_raw_response(head + sep + rest[:length]))
+        data = rest[length:]
+    return responses
+
+
+class PipeliningTest(ServiceTestCase):
+
+    def test_requests_sent_together_are_answered_in_order(self):
+        # Three requests in one segment: the server parses each from what it has buffered.
+        jpeg = read_image("snake.jpg")
+        image_id = self.svc.upload(jpeg)
+        sock = raw_socket(self.svc.port)
+        try:
+            sock.sendall(b"GET /v1/image/%s/jpeg HTTP/1.1\r\nHost: x\r\n\r\n"
+                         b"GET /v1/image/%s HTTP/1.1\r\nHost: x\r\n\r\n"
+                         b"GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"
+                         % (image_id.encode(), str(uuid.uuid4()).encode()))
+            data, waited, closed = read_until_closed(sock, 10)
+        finally:
+            sock.close()
+        self.assertTrue(closed, "not closed after %.1f s" % waited)
+        responses = split_responses(data)
+        self.assertEqual([status for status, _, _ in responses], [200, 404, 200])
+        self.assertEqual(responses[0][2], jpeg)
+
+
+class LargeAnswerTest(ServiceTestCase):
+    service_args = ("--body-timeout", "2")
+
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        # About 7.6 MB, its JSON answer about 10 MB: more than the kernel buffers of a socket
+        # take (tcp_wmem's 4 MB ceiling), so the server itself has to wait for the reader.
+        cls.png = noise_png(1800, 1400)
+        status, _, body = cls.svc.upload_raw(cls.png, "image/png")
+        if status != 200:
+            raise AssertionError("upload answered %d: %r" % (status, body[:300]))
+        cls.image_id = json.loads(body)["id"]
+
+    def request_original(self, receive_buffer):
+        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        # A small receive window: the answer cannot fit in the socket buffers, so the server
+        # must wait for the reader to make room.
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, receive_buffer)
+        sock.settimeout(10)
+        sock.connect(("127.0.0.1", self.svc.port))
+        sock.sendall(b"GET /v1/image/%s HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"
+                     % self.image_id.encode())
+        return sock
+
+    def test_a_slow_reader_gets_the_whole_answer(self):
+        sock = self.request_original(8192)
+        try:
+            time.sleep(1.0)  # the server meets a full socket and must resume later
+            data = b""
+            for _ in range(40):  # reads slowly at first
+                data += sock.recv(4096)
+                time.sleep(0.005)
+            more, waited, closed = read_until_closed(sock, 20)
+            data += more
+        finally:
+            sock.close()
+        self.assertTrue(closed, "not closed after %.1f s" % waited)
+        (status, headers, body), = split_responses(data)
+        self.assertEqual(status, 200)
+        answer = json.loads(body)
+        self.assertEqual(decode_data_url(answer["image"]), ("image/png", self.png))
+
+    def test_a_reader_that_stops_is_cut_off_after_the_body_timeout(self):
+        sock = self.request_original(8192)
+        try:
+            time.sleep(4.0)  # twice the body timeout without reading
+            data, waited, closed = read_until_closed(sock, 10)
+        finally:
+            sock.close()
+        self.assertTrue(closed, "still open after %.1f s" % waited)
+        self.assertLess(len(data), 8 * 1024 * 1024, "the whole answer arrived")
+        self.assertTrue(self.svc.healthy())
+        self.assertEqual(self.svc.request("GET", "/v1/image/%s" % self.image_id)[0], 200)
 
 
 class TimeoutTest(ServiceTestCase):
