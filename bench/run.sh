@@ -14,7 +14,8 @@
 # BENCH_SERVICE_ENV extra service environment ("MALLOC_ARENA_MAX=2 ..."),
 # BENCH_RESULTS results directory (build/bench/results/<time>), BENCH_KEEP=1 keeps the temp dir,
 # BENCH_GIT_REF=<commit> benchmarks the service of that commit (exported, built apart),
-# BENCH_SERVICE_BIN=<path> benchmarks that binary as it is (CI: the sanitizer build's).
+# BENCH_SERVICE_BIN=<path> benchmarks that binary as it is (CI: the sanitizer build's),
+# BENCH_REFERENCE_DIR=<dir> takes vips_reference and store_reference from there, unbuilt (CI).
 # Everything started here is stopped on exit. Results: <results>/table.txt and the raw files.
 set -euo pipefail
 SELF=$(readlink -f "$0")
@@ -26,7 +27,7 @@ QUICK=0
 for arg in "$@"; do
   case $arg in
     --quick) QUICK=1 ;;
-    -h | --help) sed -n '2,18p' "$SELF" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    -h | --help) sed -n '2,19p' "$SELF" | sed 's/^# \{0,1\}//'; exit 0 ;;
     *) echo "unknown argument: $arg (try --help)" >&2; exit 2 ;;
   esac
 done
@@ -54,13 +55,21 @@ need=(wrk nginx redis-server redis-tools libvips-tools mate-backgrounds curl pyt
 ./scripts/deps.sh "${need[@]}"  # and the service's build dependencies
 
 BUILD=$ROOT/build/bench
-targets=(vips_reference store_reference)
+mkdir -p "$BUILD/results"
+REFERENCE_DIR=${BENCH_REFERENCE_DIR:-$BUILD/bench}
+targets=()
+if [[ -z ${BENCH_REFERENCE_DIR:-} ]]; then targets+=(vips_reference store_reference); fi
 if [[ -z ${BENCH_GIT_REF:-} && -z ${BENCH_SERVICE_BIN:-} ]]; then targets+=(imagecpp); fi
-log "building Release into build/bench (${targets[*]})"
-cmake -S . -B "$BUILD" -G Ninja -DCMAKE_BUILD_TYPE=Release -DIMAGECPP_TESTS=OFF \
-  -DIMAGECPP_BENCH=ON >/dev/null
-cmake --build "$BUILD" -j 2 --target "${targets[@]}" >/dev/null ||
-  cmake --build "$BUILD" -j 2 --target "${targets[@]}"  # show the error
+if ((${#targets[@]})); then
+  log "building Release into build/bench (${targets[*]})"
+  cmake -S . -B "$BUILD" -G Ninja -DCMAKE_BUILD_TYPE=Release -DIMAGECPP_TESTS=OFF \
+    -DIMAGECPP_BENCH=ON >/dev/null
+  cmake --build "$BUILD" -j 2 --target "${targets[@]}" >/dev/null ||
+    cmake --build "$BUILD" -j 2 --target "${targets[@]}"  # show the error
+fi
+for program in vips_reference store_reference; do
+  [[ -x $REFERENCE_DIR/$program ]] || die "no $program in $REFERENCE_DIR"
+done
 SERVICE_BIN=${BENCH_SERVICE_BIN:-$BUILD/imagecpp}
 GIT_DESC="$(git rev-parse --short HEAD)$(git diff --quiet HEAD -- src CMakeLists.txt ||
   echo ' + uncommitted changes in src/')"
@@ -351,7 +360,7 @@ for rep in $(seq "$REPS"); do
   log "  upload rep $rep done"
 done
 mkdir -p "$TMP/lmdb-ref"
-measured "$RESULTS/ref/store_reference.txt" "$BUILD/bench/store_reference" \
+measured "$RESULTS/ref/store_reference.txt" "$REFERENCE_DIR/store_reference" \
   "$IMG/photo_1600.jpg" $((QUICK ? 50 : 300)) "$TMP/lmdb-ref"
 for engine in "${run_engines[@]}"; do stop_service "$engine" upload; done
 fi
@@ -376,7 +385,7 @@ for engine in "${run_engines[@]}"; do
     # Each cold request is followed by one in-process libvips run of the same file and box.
     measured "$TMP/cold.out" python3 "$BENCH/client.py" cold --port "${SVC_PORT[$engine]}" \
       --ids "$TMP/ids.$engine.$photo" --sizes "$COLD_SIZES" --label "$photo" \
-      --reference "$BUILD/bench/vips_reference" --file "$IMG/$photo" --quality 80
+      --reference "$REFERENCE_DIR/vips_reference" --file "$IMG/$photo" --quality 80
     cat "$TMP/cold.out" >>"$RESULTS/cold/$engine.txt"
     checkpoint "$engine" "cold:$photo"
   done

@@ -9,8 +9,9 @@
 #                              2. a GCC TSan build running the concurrent parts' unit tests;
 #                              3. a clang libFuzzer+ASan+UBSan build running every fuzz target for
 #                                 a bounded time on its committed seed corpus;
-#                              4. the benchmark in quick mode on the stage-1 binary (it must run;
-#                                 its figures are not checked).
+#                              4. the benchmark in quick mode on the stage-1 binaries (the service
+#                                 and the reference programs; it must run, its figures are not
+#                                 checked).
 #   scripts/test.sh --fast     stage 1 only (for a quick local check)
 #
 # Environment: JOBS (parallel build jobs, default nproc), FUZZ_SECONDS (per target, default 12).
@@ -44,7 +45,9 @@ configure_and_build() {  # dir, then cmake options, then "--" and targets (defau
 }
 
 stage "1/4 GCC Debug + ASan/UBSan build: every unit and integration test"
-configure_and_build build/test -DCMAKE_BUILD_TYPE=Debug -DIMAGECPP_SANITIZE=address,undefined
+# With the benchmark's two reference programs, for stage 4 (not a second, Release build for them).
+configure_and_build build/test -DCMAKE_BUILD_TYPE=Debug -DIMAGECPP_SANITIZE=address,undefined \
+  -DIMAGECPP_BENCH=ON
 ctest --test-dir build/test --output-on-failure -j "$JOBS" --timeout 600 | tee build/test/ctest.log
 summary=$(grep -E "tests passed, [0-9]+ tests failed out of" build/test/ctest.log | tail -n 1)
 
@@ -62,8 +65,8 @@ if ((!FAST)); then
   ./fuzz/run.sh build/fuzz "$FUZZ_SECONDS"
 
   stage "4/4 benchmark, quick mode, on the stage-1 (sanitizer) binary: it must run"
-  BENCH_SERVICE_BIN=$ROOT/build/test/imagecpp BENCH_RESULTS=$ROOT/build/test/bench-quick \
-    ./bench/run.sh --quick
+  BENCH_SERVICE_BIN=$ROOT/build/test/imagecpp BENCH_REFERENCE_DIR=$ROOT/build/test/bench \
+    BENCH_RESULTS=$ROOT/build/test/bench-quick ./bench/run.sh --quick
 fi
 
 # The CTest figures again, last: every stage above passed.
