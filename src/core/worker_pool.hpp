@@ -15,11 +15,14 @@
 #include <type_traits>
 
 #include "core/error.hpp"
+#include "core/thread_priority.hpp"
 
 namespace imagecpp {
 
 class WorkerPool {
  public:
+  static constexpr int kWorkerNiceness = 10;
+
   WorkerPool(unsigned threads, unsigned queue_limit)
       : pool_(threads), capacity_(threads + queue_limit) {}
   WorkerPool(const WorkerPool&) = delete;
@@ -45,6 +48,9 @@ class WorkerPool {
               boost::asio::any_io_executor resume = boost::asio::get_associated_executor(handler);
               boost::asio::post(pool_, [handler = std::move(handler), job = std::move(job),
                                         resume = std::move(resume)]() mutable {
+                // A resize yields the core to a network thread that wakes up: a warm read
+                // must not wait behind one (libvips' own workers inherit this).
+                lower_thread_priority_once(kWorkerNiceness);
                 std::exception_ptr error;
                 std::optional<Result> value;
                 try {

@@ -1,7 +1,10 @@
 // SingleFlight and WorkerPool: the two pieces that make "each variant computed once" and
 // "image work never runs on a network thread, and never piles up" true.
 #include <gtest/gtest.h>
+#include <sys/resource.h>
+#include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
@@ -133,6 +136,33 @@ TEST(WorkerPool, RunsOffTheCallingThreadAndReturnsTheResult) {
       });
   EXPECT_EQ(value, 3);
   EXPECT_NE(worker, caller);
+}
+
+// A resize must yield the core to a network thread: workers (and the libvips threads they
+// start) run at a lower priority than the thread that hands them the job.
+TEST(WorkerPool, JobsRunAtALowerPriorityThanTheCaller) {
+  WorkerPool pool(1, 1);
+  const int caller = getpriority(PRIO_PROCESS, static_cast<id_t>(gettid()));
+  const auto [first, started] = test::run_awaitable([&]() -> asio::awaitable<std::pair<int, int>> {
+    co_return co_await pool.run([] {
+      const int own = getpriority(PRIO_PROCESS, static_cast<id_t>(gettid()));
+      int inherited = 0;
+      std::thread([&inherited] {
+        inherited = getpriority(PRIO_PROCESS, static_cast<id_t>(gettid()));
+      }).join();
+      return std::pair{own, inherited};
+    });
+  });
+  const int expected = std::min(caller + WorkerPool::kWorkerNiceness, 19);
+  EXPECT_EQ(first, expected);
+  EXPECT_EQ(started, expected);
+  // Lowered once per thread, not once per job.
+  const int second = test::run_awaitable([&]() -> asio::awaitable<int> {
+    co_return co_await pool.run(
+        [] { return getpriority(PRIO_PROCESS, static_cast<id_t>(gettid())); });
+  });
+  EXPECT_EQ(second, expected);
+  EXPECT_EQ(getpriority(PRIO_PROCESS, static_cast<id_t>(gettid())), caller);
 }
 
 TEST(WorkerPool, ExceptionsReachTheCaller) {
