@@ -76,7 +76,7 @@ void setup(config::LogFormat format, const std::string& level) {
   // Batches of access lines rather than one write each when stdout is a file or a pipe (a
   // terminal keeps line buffering). Must precede any output on stdout.
   // (glibc ignores the size unless given the buffer.)
-  static std::array<char, 64 * 1024> stdout_buffer;
+  static std::array<char, std::size_t{64} * 1024> stdout_buffer;
   if (isatty(STDOUT_FILENO) == 0) {
     std::setvbuf(stdout, stdout_buffer.data(), _IOFBF, stdout_buffer.size());
   }
