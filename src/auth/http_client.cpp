@@ -47,7 +47,7 @@ struct Origin {
 Origin parse_origin(std::string_view base_url) {
   const auto parsed = boost::urls::parse_absolute_uri(base_url);
   if (!parsed) throw std::invalid_argument("auth service URL is not an absolute URL");
-  const boost::urls::url_view url = *parsed;
+  const boost::urls::url_view& url = *parsed;
   Origin o;
   if (url.scheme() == "https") {
     o.tls = true;
@@ -101,7 +101,8 @@ struct Outcome {
 }  // namespace
 
 struct HttpClient::Impl {
-  Impl(std::string_view url, HttpClientSettings s) : origin(parse_origin(url)), settings(s) {
+  Impl(std::string_view url, HttpClientSettings s)
+      : origin(parse_origin(url)), settings(std::move(s)) {
     if (origin.tls) tls.emplace(make_tls_context(settings.ca_file));
   }
 

@@ -16,6 +16,7 @@ unsigned cores() {
 // The Go peers read SERVER_PORT, the Node peers PORT: PORT wins when both are set.
 void apply_port_env(Config& c) {
   for (const char* name : {"SERVER_PORT", "PORT"}) {
+    // NOLINTNEXTLINE(concurrency-mt-unsafe): read once at startup, before any thread exists
     if (const char* v = std::getenv(name); v != nullptr && *v != '\0') {
       c.port = static_cast<std::uint16_t>(std::stoul(v));
     }

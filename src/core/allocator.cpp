@@ -8,7 +8,8 @@ namespace imagecpp {
 namespace {
 
 void set_unless_given(const char* env, int param, int value) noexcept {
-  if (std::getenv(env) == nullptr) mallopt(param, value);
+  // Called first thing in main, before any thread exists.
+  if (std::getenv(env) == nullptr) mallopt(param, value);  // NOLINT(concurrency-mt-unsafe)
 }
 
 }  // namespace

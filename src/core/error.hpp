@@ -26,12 +26,12 @@ struct FieldError {
 class Error : public std::runtime_error {
  public:
   // `detail` is for logs only and never reaches a client.
-  Error(ErrorCode code, std::string detail, std::vector<FieldError> fields = {})
-      : std::runtime_error(std::move(detail)), code_(code), fields_(std::move(fields)) {}
+  Error(ErrorCode code, const std::string& detail, std::vector<FieldError> fields = {})
+      : std::runtime_error(detail), code_(code), fields_(std::move(fields)) {}
 
   static Error bad_input(std::string path, std::string message) {
     std::string detail = path + ": " + message;
-    return Error(ErrorCode::bad_input, std::move(detail),
+    return Error(ErrorCode::bad_input, detail,
                  {FieldError{std::move(path), std::move(message)}});
   }
 

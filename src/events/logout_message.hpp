@@ -11,7 +11,7 @@
 
 namespace imagecpp::events {
 
-inline constexpr std::size_t kMaxLogoutBody = 64 * 1024;
+inline constexpr std::size_t kMaxLogoutBody = std::size_t{64} * 1024;
 
 enum class LogoutKind {
   token,      // a logout: `token` is set

@@ -66,7 +66,7 @@ void LmdbStore::EnvCloser::operator()(MDB_env* env) const noexcept {
   mdb_env_close(env);
 }
 
-LmdbStore::LmdbStore(LmdbConfig config, boost::asio::any_io_executor blocking)
+LmdbStore::LmdbStore(const LmdbConfig& config, boost::asio::any_io_executor blocking)
     : blocking_(std::move(blocking)) {
   std::error_code ec;
   std::filesystem::create_directories(config.dir, ec);

@@ -27,7 +27,7 @@ class LmdbStore : public Store {
   // run on `blocking`, typically a thread pool. Throws Error(unavailable) when the
   // environment cannot be opened. Only one LmdbStore per directory per process (LMDB rule).
   // The store must outlive every put it started (drain `blocking` before destroying it).
-  LmdbStore(LmdbConfig config, boost::asio::any_io_executor blocking);
+  LmdbStore(const LmdbConfig& config, boost::asio::any_io_executor blocking);
   ~LmdbStore() override;
 
   LmdbStore(const LmdbStore&) = delete;
