@@ -31,8 +31,7 @@ class Error : public std::runtime_error {
 
   static Error bad_input(std::string path, std::string message) {
     std::string detail = path + ": " + message;
-    return Error(ErrorCode::bad_input, detail,
-                 {FieldError{std::move(path), std::move(message)}});
+    return Error(ErrorCode::bad_input, detail, {FieldError{std::move(path), std::move(message)}});
   }
 
   ErrorCode code() const noexcept { return code_; }
