@@ -23,22 +23,13 @@ void apply_port_env(Config& c) {
   }
 }
 
-template <class Rep>
-CLI::Option* seconds_option(CLI::App& app, const std::string& flag, std::chrono::seconds& value,
-                            const std::string& env, const std::string& help) {
-  return app
-      .add_option_function<Rep>(
-          flag, [&value](const Rep& s) { value = std::chrono::seconds(s); }, help)
-      ->envname(env)
-      ->default_str(std::to_string(value.count()))
-      ->check(CLI::PositiveNumber);
-}
-
-CLI::Option* millis_option(CLI::App& app, const std::string& flag, std::chrono::milliseconds& value,
-                           const std::string& env, const std::string& help) {
+// A positive whole number of the duration's unit (seconds, milliseconds), from a flag or env.
+template <class Duration>
+CLI::Option* duration_option(CLI::App& app, const std::string& flag, Duration& value,
+                             const std::string& env, const std::string& help) {
   return app
       .add_option_function<long>(
-          flag, [&value](const long& ms) { value = std::chrono::milliseconds(ms); }, help)
+          flag, [&value](const long& count) { value = Duration(count); }, help)
       ->envname(env)
       ->default_str(std::to_string(value.count()))
       ->check(CLI::PositiveNumber);
@@ -59,14 +50,14 @@ void add_http_options(CLI::App& app, Config& c) {
                  "Largest request line and headers together (431 above)")
       ->envname("IMAGE_MAX_HEADER_BYTES")
       ->check(CLI::Range(1024u, 1u << 20));
-  seconds_option<long>(app, "--header-timeout", c.header_timeout, "IMAGE_HEADER_TIMEOUT",
-                       "Seconds to read a request's header once it starts");
-  seconds_option<long>(app, "--idle-timeout", c.idle_timeout, "IMAGE_IDLE_TIMEOUT",
-                       "Seconds an idle keep-alive connection stays open");
-  seconds_option<long>(app, "--body-timeout", c.body_timeout, "IMAGE_BODY_TIMEOUT",
-                       "Seconds to receive a request body");
-  seconds_option<long>(app, "--shutdown-timeout", c.shutdown_timeout, "IMAGE_SHUTDOWN_TIMEOUT",
-                       "Seconds in-flight requests get to finish on SIGTERM");
+  duration_option(app, "--header-timeout", c.header_timeout, "IMAGE_HEADER_TIMEOUT",
+                  "Seconds to read a request's header once it starts");
+  duration_option(app, "--idle-timeout", c.idle_timeout, "IMAGE_IDLE_TIMEOUT",
+                  "Seconds an idle keep-alive connection stays open");
+  duration_option(app, "--body-timeout", c.body_timeout, "IMAGE_BODY_TIMEOUT",
+                  "Seconds to receive a request body");
+  duration_option(app, "--shutdown-timeout", c.shutdown_timeout, "IMAGE_SHUTDOWN_TIMEOUT",
+                  "Seconds in-flight requests get to finish on SIGTERM");
   app.add_option("--cors-origins", c.cors_origins, "Allowed CORS origins ('*' = any)")
       ->envname("IMAGE_CORS_ORIGINS")
       ->delimiter(',');
@@ -86,8 +77,8 @@ void add_image_options(CLI::App& app, Config& c) {
   app.add_option("--max-frames", c.max_frames, "Most frames of an animated image, from the header")
       ->envname("IMAGE_MAX_FRAMES")
       ->check(CLI::PositiveNumber);
-  millis_option(app, "--max-render-ms", c.max_render_time, "IMAGE_MAX_RENDER_MS",
-                "Wall time one image computation may take before it is stopped");
+  duration_option(app, "--max-render-ms", c.max_render_time, "IMAGE_MAX_RENDER_MS",
+                  "Wall time one image computation may take before it is stopped");
   app.add_option("--workers", c.workers, "Image computations at once, 0 = number of cores")
       ->envname("IMAGE_WORKERS");
   app.add_option("--queue-limit", c.queue_limit, "Image jobs waiting beyond the workers")
@@ -118,11 +109,11 @@ void add_redis_options(CLI::App& app, Config& c) {
   app.add_flag("--redis-write-data-urls", c.redis_write_data_urls,
                "Store data-URL strings like the Node/Go peers (default: raw bytes)")
       ->envname("IMAGE_REDIS_WRITE_DATA_URLS");
-  millis_option(app, "--redis-connect-timeout-ms", c.redis_connect_timeout,
-                "IMAGE_REDIS_CONNECT_TIMEOUT_MS", "Milliseconds to connect to Redis (then 503)");
-  millis_option(app, "--redis-command-timeout-ms", c.redis_command_timeout,
-                "IMAGE_REDIS_COMMAND_TIMEOUT_MS",
-                "Milliseconds one Redis command may take (then 503)");
+  duration_option(app, "--redis-connect-timeout-ms", c.redis_connect_timeout,
+                  "IMAGE_REDIS_CONNECT_TIMEOUT_MS", "Milliseconds to connect to Redis (then 503)");
+  duration_option(app, "--redis-command-timeout-ms", c.redis_command_timeout,
+                  "IMAGE_REDIS_COMMAND_TIMEOUT_MS",
+                  "Milliseconds one Redis command may take (then 503)");
 }
 
 void add_auth_options(CLI::App& app, Config& c) {
@@ -142,15 +133,10 @@ void add_auth_options(CLI::App& app, Config& c) {
 
 // Remote auth mode: the auth service call, the token cache and the logout broadcast.
 void add_remote_auth_options(CLI::App& app, Config& c) {
-  app.add_option_function<long>(
-         "--auth-timeout-ms",
-         [&c](const long& ms) { c.auth_timeout = std::chrono::milliseconds(ms); },
-         "Milliseconds one auth service call may take (then 503)")
-      ->envname("IMAGE_AUTH_TIMEOUT_MS")
-      ->default_str(std::to_string(c.auth_timeout.count()))
-      ->check(CLI::PositiveNumber);
-  seconds_option<long>(app, "--auth-cache-ttl", c.auth_cache_ttl, "IMAGE_AUTH_CACHE_TTL",
-                       "Seconds a verified token stays cached");
+  duration_option(app, "--auth-timeout-ms", c.auth_timeout, "IMAGE_AUTH_TIMEOUT_MS",
+                  "Milliseconds one auth service call may take (then 503)");
+  duration_option(app, "--auth-cache-ttl", c.auth_cache_ttl, "IMAGE_AUTH_CACHE_TTL",
+                  "Seconds a verified token stays cached");
   app.add_option("--auth-cache-size", c.auth_cache_size, "Most tokens cached (LRU beyond)")
       ->envname("IMAGE_AUTH_CACHE_SIZE")
       ->check(CLI::PositiveNumber);
