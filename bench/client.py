@@ -7,6 +7,8 @@ variants one request at a time, and a background loop of cold variants.
   client.py cold --port P --ids FILE --sizes 320,1200 --label L [--reference BIN --file F]
                                                   "L size service_ms [reference_ms]" a sample
   client.py loop --port P --ids FILE --duration S --out FILE      cold variants until S elapse
+  client.py burst --port P --ids FILE --clients C           concurrent first reads, a line each:
+                                                  "BURST form C single_ms burst_ms"
 """
 import argparse
 import base64
@@ -14,6 +16,7 @@ import http.client
 import json
 import subprocess
 import sys
+import threading
 import time
 
 SIZES_ALL = [160, 320, 640, 800, 1024, 1200]
@@ -134,6 +137,64 @@ def cmd_loop(args):
                 % (len(times), median, times[-1] if times else 0.0, exhausted))
 
 
+BURST_FORMS = {  # the first reads a product page makes, by name
+    "orig-json": "/v1/image/%s",
+    "orig-jpeg": "/v1/image/%s/jpeg",
+    "v320-json": "/v1/image/%s?Size=320",
+    "v320-jpeg": "/v1/image/%s/jpeg?Size=320",
+}
+
+
+def burst(port, path, clients):
+    """`clients` connections, opened first, send the same request at once; returns the time
+    until the last answer (ms). Exits unless every answer is the same 200 body."""
+    conns = [connect(port) for _ in range(clients)]
+    for c in conns:
+        c.connect()
+    barrier = threading.Barrier(clients + 1)
+    answers = [None] * clients
+
+    def client(i):
+        barrier.wait()
+        answers[i] = request(conns[i], "GET", path)
+
+    threads = [threading.Thread(target=client, args=(i,)) for i in range(clients)]
+    for t in threads:
+        t.start()
+    barrier.wait()
+    start = time.perf_counter()
+    for t in threads:
+        t.join()
+    ms = (time.perf_counter() - start) * 1000
+    for c in conns:
+        c.close()
+    if any(a is None or a[0] != 200 for a in answers) or len({a[1] for a in answers}) != 1:
+        sys.exit("burst on %s: %r" % (path, [a and a[0] for a in answers]))
+    return ms
+
+
+def cmd_burst(args):
+    """For each form in turn, a fresh id read once alone (the single cold read), then a fresh id
+    read by `clients` at once (the concurrent cold read): both cold, same photo. The first two
+    ids are a warm-up and are not printed."""
+    ids = read_ids(args.ids)
+    conn = connect(args.port)
+    n = 0
+    while len(ids) >= 2 * len(BURST_FORMS):
+        for form, pattern in BURST_FORMS.items():
+            single_id, burst_id = ids.pop(0), ids.pop(0)
+            start = time.perf_counter()
+            status, _ = request(conn, "GET", pattern % single_id)
+            single_ms = (time.perf_counter() - start) * 1000
+            if status != 200:
+                sys.exit("GET %s: HTTP %d" % (pattern % single_id, status))
+            burst_ms = burst(args.port, pattern % burst_id, args.clients)
+            if n > 0:
+                print("BURST %s %d %.3f %.3f" % (form, args.clients, single_ms, burst_ms),
+                      flush=True)
+        n += 1
+
+
 def main():
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
     sub = p.add_subparsers(dest="cmd", required=True)
@@ -160,8 +221,13 @@ def main():
     loop.add_argument("--ids", required=True)
     loop.add_argument("--duration", type=float, required=True)
     loop.add_argument("--out", required=True)
+    bu = sub.add_parser("burst")
+    bu.add_argument("--port", type=int, required=True)
+    bu.add_argument("--ids", required=True)
+    bu.add_argument("--clients", type=int, default=8)
     args = p.parse_args()
-    {"upload": cmd_upload, "get": cmd_get, "cold": cmd_cold, "loop": cmd_loop}[args.cmd](args)
+    {"upload": cmd_upload, "get": cmd_get, "cold": cmd_cold, "loop": cmd_loop,
+     "burst": cmd_burst}[args.cmd](args)
 
 
 if __name__ == "__main__":

@@ -267,6 +267,28 @@ def build(root):
                       check=("cold %s %d %s" % (photo, size, engine), ok))
             record(scenario="cold", engine=engine, photo=photo, size=size, median_ms=med,
                    ref_ms=ref, ratio=ratio, samples=len(ms), met=ok)
+    # 5b: concurrent cold reads: 8 clients on one new id at once, against one client alone.
+    for engine in engines:
+        path = os.path.join(root, "cold", engine + ".burst.txt")
+        if not os.path.exists(path):
+            continue
+        samples = {}
+        for line in open(path):
+            parts = line.split()
+            if len(parts) == 5 and parts[0] == "BURST":
+                entry = samples.setdefault((parts[1], int(parts[2])), ([], []))
+                entry[0].append(float(parts[3]))
+                entry[1].append(float(parts[4]))
+        for (form, clients), (single, together) in samples.items():
+            med, ref = statistics.median(together), statistics.median(single)
+            ratio = med / ref if ref else None
+            cell = "%s (%s-%s)" % (fmt_ms(med), fmt_ms(min(together)).replace(" ms", ""),
+                                   fmt_ms(max(together)).replace(" ms", ""))
+            table.add("5b concurrent cold %s" % form, engine, clients, cell, "-", "-",
+                      fmt_ms(max(together)), "-", "1 client alone %s" % fmt_ms(ref),
+                      "%.2f" % ratio if ratio else "-", "(none)", "all %d answers equal" % clients)
+            record(scenario="cold_burst", engine=engine, form=form, clients=clients,
+                   median_ms=med, single_ms=ref, ratio=ratio, samples=len(together))
     table.sep()
 
     # 6: isolation: warm p99 beside cold 13 MP variants vs scenario 1 at 8 connections.

@@ -408,6 +408,12 @@ for engine in "${run_engines[@]}"; do
       echo "data-url $photo original $(rcli strlen "bench:dataurl:$photo") $(rcli memory usage "bench:dataurl:$photo" samples 0) $size"
     done >"$RESULTS/ref/redis_memory.txt"
   fi
+  # Concurrent cold reads: 8 clients ask for one new image at the same instant (a product goes
+  # live), against one client alone on another new id of the same photo, each form in turn.
+  upload "$engine" "$IMG/photo_1600.jpg" --count $(( (COLD_SAMPLES + 1) * 8 )) >"$TMP/burst-ids"
+  measured "$RESULTS/cold/$engine.burst.txt" python3 "$BENCH/client.py" burst \
+    --port "${SVC_PORT[$engine]}" --ids "$TMP/burst-ids" --clients 8
+  checkpoint "$engine" "burst"
   log "  cold $engine done"
 done
 for engine in "${run_engines[@]}"; do stop_service "$engine" cold; done

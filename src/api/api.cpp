@@ -277,6 +277,13 @@ awaitable<SharedBytes> Api::json_body(const std::string& id, std::optional<int> 
                                       const std::string& etag) {
   // The tag names exactly one answer (id, Size, form), and ids are immutable: it is the key.
   if (SharedBytes hot = cache_.get(etag)) co_return hot;
+  // Concurrent readers of one answer share one encoding (and one buffer) of it.
+  auto work = [this, &id, size, &etag] { return encode_json(id, size, etag); };
+  co_return co_await json_flights_.run(etag, std::move(work));
+}
+
+awaitable<SharedBytes> Api::encode_json(const std::string& id, std::optional<int> size,
+                                        const std::string& etag) {
   const image::Image image = co_await load(id, size, false);
   SharedBytes body = share(image_json(id, image));
   cache_.put(etag, body);

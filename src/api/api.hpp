@@ -6,6 +6,7 @@
 
 #include "auth/verifier.hpp"
 #include "core/bytes_cache.hpp"
+#include "core/single_flight.hpp"
 #include "http/types.hpp"
 #include "image/image_service.hpp"
 #include "metrics/registry.hpp"
@@ -40,6 +41,8 @@ class Api {
                                             bool as_jpeg);
   boost::asio::awaitable<SharedBytes> json_body(const std::string& id, std::optional<int> size,
                                                 const std::string& etag);
+  boost::asio::awaitable<SharedBytes> encode_json(const std::string& id, std::optional<int> size,
+                                                  const std::string& etag);
   boost::asio::awaitable<http::Response> readyz(Context& ctx);
   http::Response ops(Context& ctx);
   boost::asio::awaitable<void> authenticate(Context& ctx);
@@ -51,6 +54,7 @@ class Api {
   auth::Verifier& verifier_;
   store::Store& store_;
   metrics::Registry& metrics_;
+  SingleFlight<SharedBytes> json_flights_;  // keyed by ETag
 };
 
 }  // namespace imagecpp::api

@@ -3,8 +3,8 @@
 namespace imagecpp {
 namespace {
 
-// A list node, a hash node and a bucket, roughly: small against any image, but it keeps a cache
-// of many tiny values honest about its size.
+// A node with its two index links and a bucket, roughly: small against any image, but it keeps
+// a cache of many tiny values honest about its size.
 constexpr std::size_t kEntryOverhead = 128;
 
 }  // namespace
@@ -12,52 +12,74 @@ constexpr std::size_t kEntryOverhead = 128;
 BytesCache::BytesCache(std::size_t capacity_bytes) : capacity_(capacity_bytes) {}
 
 std::size_t BytesCache::cost(std::string_view key, const std::string& value) noexcept {
-  return value.size() + 2 * key.size() + kEntryOverhead;
+  return value.size() + key.size() + kEntryOverhead;
 }
 
 SharedBytes BytesCache::get(std::string_view key) {
   if (!enabled()) return nullptr;
   const std::lock_guard lock(mutex_);
-  const auto it = index_.find(key);
-  if (it == index_.end()) {
+  auto& by_key = entries_.get<1>();
+  const auto it = by_key.find(key, KeyHash{}, KeyEqual{});
+  if (it == by_key.end()) {
     ++misses_;
     return nullptr;
   }
   ++hits_;
-  lru_.splice(lru_.begin(), lru_, it->second);
-  return it->second->value;
+  entries_.relocate(entries_.begin(), entries_.project<0>(it));
+  return it->value;
 }
 
 void BytesCache::put(std::string_view key, SharedBytes value) {
   if (!enabled() || !value) return;
   const std::size_t charge = cost(key, *value);
-  if (charge > capacity_ / 8) return;
   const std::lock_guard lock(mutex_);
-  if (const auto it = index_.find(key); it != index_.end()) {
-    bytes_ -= it->second->cost;
-    lru_.erase(it->second);
-    index_.erase(it);
+  auto& by_key = entries_.get<1>();
+  if (charge > capacity_ / 8) {
+    erase_locked(key);  // not kept, but it supersedes whatever the key held
+    return;
   }
-  evict_to(capacity_ - charge);
-  // The index's key views the entry's own string: list nodes never move.
-  lru_.push_front(Entry{std::string(key), std::move(value), charge});
-  index_.emplace(lru_.front().key, lru_.begin());
-  bytes_ += charge;
+  if (const auto it = by_key.find(key, KeyHash{}, KeyEqual{}); it != by_key.end()) {
+    // The key stays as it is: only the value and its charge change, in place.
+    bytes_ = bytes_ - it->cost + charge;
+    by_key.modify(it, [&](Entry& e) {
+      e.value = std::move(value);
+      e.cost = charge;
+    });
+    entries_.relocate(entries_.begin(), entries_.project<0>(it));
+  } else {
+    entries_.push_front(Entry{std::string(key), std::move(value), charge});
+    bytes_ += charge;
+  }
+  evict_over_capacity();
 }
 
-void BytesCache::evict_to(std::size_t limit) {
-  while (bytes_ > limit && !lru_.empty()) {
-    const Entry& last = lru_.back();
-    bytes_ -= last.cost;
-    index_.erase(last.key);
-    lru_.pop_back();
+bool BytesCache::erase(std::string_view key) {
+  if (!enabled()) return false;
+  const std::lock_guard lock(mutex_);
+  return erase_locked(key);
+}
+
+bool BytesCache::erase_locked(std::string_view key) {
+  auto& by_key = entries_.get<1>();
+  const auto it = by_key.find(key, KeyHash{}, KeyEqual{});
+  if (it == by_key.end()) return false;
+  bytes_ -= it->cost;
+  by_key.erase(it);
+  return true;
+}
+
+// The entry just put is at the front and is at most an eighth of the capacity: it stays.
+void BytesCache::evict_over_capacity() {
+  while (bytes_ > capacity_ && !entries_.empty()) {
+    bytes_ -= entries_.back().cost;
+    entries_.pop_back();
     ++evictions_;
   }
 }
 
 BytesCache::Stats BytesCache::stats() const {
   const std::lock_guard lock(mutex_);
-  return {hits_, misses_, evictions_, bytes_, index_.size()};
+  return {hits_, misses_, evictions_, bytes_, entries_.size()};
 }
 
 }  // namespace imagecpp

@@ -3,14 +3,20 @@
 // and encoded answers are served from memory instead of the store. Values are SharedBytes, so a
 // hit costs a lock and a reference count, never a copy, and an evicted buffer lives on until the
 // last response that holds it is written.
+//
+// One Boost.MultiIndex container holds each entry once, with its own key, under two indices (a
+// recency list and a hash index): an insert, a replace, an eviction or an erase updates both in
+// one step, so no index can ever point at an entry, or a key, that is gone.
+#include <boost/multi_index/hashed_index.hpp>
+#include <boost/multi_index/member.hpp>
+#include <boost/multi_index/sequenced_index.hpp>
+#include <boost/multi_index_container.hpp>
 #include <cstddef>
 #include <cstdint>
 #include <functional>
-#include <list>
 #include <mutex>
 #include <string>
 #include <string_view>
-#include <unordered_map>
 
 #include "core/bytes.hpp"
 
@@ -35,15 +41,19 @@ class BytesCache {
   // The value and a refreshed recency, or nullptr.
   SharedBytes get(std::string_view key);
 
-  // Inserts or replaces. A value above an eighth of the capacity is not kept: one large original
-  // must not flush thousands of thumbnails.
+  // Inserts or replaces, as the most recently used. A value above an eighth of the capacity is
+  // not kept (one large original must not flush thousands of thumbnails), and drops what the
+  // key held.
   void put(std::string_view key, SharedBytes value);
+
+  // Drops the entry, if any (a value found to be unusable). Returns whether there was one.
+  bool erase(std::string_view key);
 
   bool enabled() const noexcept { return capacity_ > 0; }
   std::size_t capacity() const noexcept { return capacity_; }
   Stats stats() const;
 
-  // What an entry is charged: the value, the key, and the list and map nodes around them.
+  // What an entry is charged: the value, the key, and the nodes around them.
   static std::size_t cost(std::string_view key, const std::string& value) noexcept;
 
  private:
@@ -52,21 +62,29 @@ class BytesCache {
     SharedBytes value;
     std::size_t cost;
   };
-  using Lru = std::list<Entry>;  // front = most recently used
-
   struct KeyHash {
-    using is_transparent = void;
     std::size_t operator()(std::string_view key) const noexcept {
       return std::hash<std::string_view>{}(key);
     }
   };
+  struct KeyEqual {
+    bool operator()(std::string_view a, std::string_view b) const noexcept { return a == b; }
+  };
+  // Index 0: recency, front = most recently used. Index 1: by key.
+  using Entries = boost::multi_index_container<
+      Entry,
+      boost::multi_index::indexed_by<
+          boost::multi_index::sequenced<>,
+          boost::multi_index::hashed_unique<
+              boost::multi_index::member<Entry, std::string, &Entry::key>, KeyHash, KeyEqual>>>;
 
-  void evict_to(std::size_t limit);  // with mutex_ held
+  // With mutex_ held.
+  bool erase_locked(std::string_view key);
+  void evict_over_capacity();
 
   const std::size_t capacity_;
   mutable std::mutex mutex_;
-  Lru lru_;
-  std::unordered_map<std::string_view, Lru::iterator, KeyHash, std::equal_to<>> index_;
+  Entries entries_;
   std::size_t bytes_ = 0;
   std::uint64_t hits_ = 0;
   std::uint64_t misses_ = 0;

@@ -11,6 +11,7 @@
 #include <exception>
 #include <mutex>
 #include <optional>
+#include <stdexcept>
 #include <string>
 #include <unordered_map>
 #include <vector>
@@ -50,8 +51,40 @@ class SingleFlight {
     return flights_.try_emplace(key).second;
   }
 
+  // Ends a flight exactly once: when the work returned or threw, or, if the leader's frame is
+  // destroyed while suspended (its loop torn down), from the destructor, so that no waiter is
+  // left waiting and the key can fly again.
+  class Landing {
+   public:
+    Landing(SingleFlight& owner, const std::string& key) : owner_(owner), key_(key) {}
+    Landing(const Landing&) = delete;
+    Landing& operator=(const Landing&) = delete;
+    ~Landing() {
+      if (!landed_) {
+        land(std::make_exception_ptr(std::runtime_error("single flight abandoned")), std::nullopt);
+      }
+    }
+
+    void land(std::exception_ptr error, const std::optional<T>& result) {
+      landed_ = true;
+      std::vector<Waiter> waiters;
+      {
+        const std::lock_guard lock(owner_.mutex_);
+        auto node = owner_.flights_.extract(key_);
+        if (!node.empty()) waiters = std::move(node.mapped());
+      }
+      for (auto& waiter : waiters) complete(std::move(waiter), error, result);
+    }
+
+   private:
+    SingleFlight& owner_;
+    const std::string& key_;
+    bool landed_ = false;
+  };
+
   template <class Work>
   boost::asio::awaitable<T> lead(const std::string& key, Work& work) {
+    Landing landing(*this, key);
     std::exception_ptr error;
     std::optional<T> result;
     try {
@@ -59,13 +92,7 @@ class SingleFlight {
     } catch (...) {
       error = std::current_exception();
     }
-    std::vector<Waiter> waiters;
-    {
-      const std::lock_guard lock(mutex_);
-      auto node = flights_.extract(key);
-      waiters = std::move(node.mapped());
-    }
-    for (auto& waiter : waiters) complete(std::move(waiter), error, result);
+    landing.land(error, result);
     if (error) std::rethrow_exception(error);
     co_return std::move(*result);
   }

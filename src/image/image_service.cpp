@@ -52,9 +52,16 @@ boost::asio::awaitable<Image> ImageService::original_jpeg(const std::string& id)
 boost::asio::awaitable<SharedBytes> ImageService::load_original(const std::string& id,
                                                                 bool keep_hot) {
   if (SharedBytes hot = cache_.get(id)) co_return hot;
+  // Concurrent first reads of one image share one store read: one buffer, however many readers.
+  auto work = [this, &id] { return fetch_original(id); };
+  SharedBytes bytes = co_await flights_.run(id, std::move(work));
+  if (keep_hot) cache_.put(id, bytes);
+  co_return bytes;
+}
+
+boost::asio::awaitable<SharedBytes> ImageService::fetch_original(const std::string& id) {
   auto bytes = co_await store_.get(id);
   if (!bytes) throw Error(ErrorCode::not_found, "no image " + id);
-  if (keep_hot) cache_.put(id, *bytes);
   co_return std::move(*bytes);
 }
 

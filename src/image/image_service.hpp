@@ -61,6 +61,7 @@ class ImageService {
   // `keep_hot`: an original a client reads is kept in the cache; one read only to compute a
   // variant is not (the variant is what will be asked for again, and originals are large).
   boost::asio::awaitable<SharedBytes> load_original(const std::string& id, bool keep_hot);
+  boost::asio::awaitable<SharedBytes> fetch_original(const std::string& id);
   boost::asio::awaitable<Image> derived(const std::string& id, const std::string& key,
                                         std::optional<int> box);
   boost::asio::awaitable<SharedBytes> compute(const std::string& id, const std::string& key,
@@ -71,7 +72,7 @@ class ImageService {
   WorkerPool& workers_;
   BytesCache& cache_;
   const ServiceSettings settings_;
-  SingleFlight<SharedBytes> flights_;
+  SingleFlight<SharedBytes> flights_;  // keyed by store key: originals and derived images
   ServiceStats stats_;
   std::atomic<std::size_t> writes_pending_{0};
 };
