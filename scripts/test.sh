@@ -56,7 +56,7 @@ if ((!FAST)); then
   configure_and_build build/tsan -DCMAKE_BUILD_TYPE=Debug -DIMAGECPP_SANITIZE=thread \
     -- unit_tests
   # Caches, single flight, worker pool, the verifier and the stores' async clients, the domain.
-  ./build/tsan/tests/unit_tests --gtest_brief=1 --gtest_filter='*BytesCache*:*SingleFlight*:*WorkerPool*:*TokenCache*:*CachingVerifier*:*RemoteVerifier*:*Redis*:*Lmdb*:*ImageService*:*LogoutConsumer*'
+  ./build/tsan/tests/unit_tests --gtest_brief=1 --gtest_filter='*InflightBudget*:*BytesCache*:*SingleFlight*:*WorkerPool*:*TokenCache*:*CachingVerifier*:*RemoteVerifier*:*Redis*:*Lmdb*:*ImageService*:*LogoutConsumer*'
 
   stage "3/4 fuzzing: ${FUZZ_SECONDS}s per target"
   CC=clang CXX=clang++ configure_and_build build/fuzz -DCMAKE_BUILD_TYPE=Release \

@@ -72,6 +72,9 @@ void register_samples(metrics::Registry& registry, const image::ImageService& im
   registry.add_sample("imagecpp_cache_misses_total", "counter",
                       "Reads the in-memory cache could not answer.",
                       [&cache] { return static_cast<double>(cache.stats().misses); });
+  registry.add_sample("imagecpp_cache_shared_hits_total", "counter",
+                      "Reads of a value too large to cache, shared with a response holding it.",
+                      [&cache] { return static_cast<double>(cache.stats().shared_hits); });
   registry.add_sample("imagecpp_cache_bytes", "gauge", "Bytes held by the in-memory cache.",
                       [&cache] { return static_cast<double>(cache.stats().bytes); });
   registry.add_sample("imagecpp_variant_writes_pending", "gauge",
@@ -136,13 +139,22 @@ int run(const config::Config& c, const char* argv0) {
                            .max_header_bytes = c.max_header_bytes,
                            .header_timeout = c.header_timeout,
                            .idle_timeout = c.idle_timeout,
-                           .body_timeout = c.body_timeout},
-      [&api](http::Request& req, http::Exchange& ex) { return api.handle(req, ex); },
-      [&api](unsigned status, unsigned version) { return api.early(status, version); },
-      [&registry](const http::AccessRecord& r) {
-        registry.observe_request(r.exchange.route, r.status, r.duration);
-        log::access(r);
-      });
+                           .body_timeout = c.body_timeout,
+                           .inflight_budget_bytes = c.max_inflight_mb << 20,
+                           .min_send_rate = c.min_send_rate},
+      http::ServerHooks{
+          .handle = [&api](http::Request& req, http::Exchange& ex) { return api.handle(req, ex); },
+          .admit = [&api](http::Request& req, http::Exchange& ex) { return api.admit(req, ex); },
+          .early = [&api](unsigned status, unsigned version) { return api.early(status, version); },
+          .observe =
+              [&registry](const http::AccessRecord& r) {
+                registry.observe_request(r.exchange.route, r.status, r.duration);
+                log::access(r);
+              }});
+  registry.add_sample("imagecpp_inflight_bytes", "gauge",
+                      "Bytes of request bodies being received and answers being sent, counted "
+                      "against --max-inflight-mb.",
+                      [&server] { return static_cast<double>(server.inflight_bytes()); });
   server.start();
   if (auth.remote) auth.remote->start();  // the logout consumer, on its own thread
 

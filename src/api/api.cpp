@@ -43,7 +43,9 @@ std::string correlation_id_of(const http::Request& r) {
   return usable ? std::string(*given) : uuid::generate_fast();
 }
 
-bool etag_matches(std::string_view if_none_match, std::string_view etag) {
+enum class TagMatch { none, tag, any };
+
+TagMatch etag_match(std::string_view if_none_match, std::string_view etag) {
   while (!if_none_match.empty()) {
     const auto comma = if_none_match.find(',');
     std::string_view candidate = if_none_match.substr(0, comma);
@@ -54,11 +56,39 @@ bool etag_matches(std::string_view if_none_match, std::string_view etag) {
       candidate.remove_suffix(1);
     }
     if (candidate.starts_with("W/")) candidate.remove_prefix(2);  // weak comparison (RFC 9110)
-    if (candidate == "*" || candidate == etag) return true;
+    if (candidate == etag) return TagMatch::tag;
+    if (candidate == "*") return TagMatch::any;
     if (comma == std::string_view::npos) break;
     if_none_match.remove_prefix(comma + 1);
   }
-  return false;
+  return TagMatch::none;
+}
+
+// One Vary token more, beside those already there.
+void add_vary(http::Response& response, std::string_view token) {
+  const std::string_view existing = response[bhttp::field::vary];
+  if (existing.empty()) {
+    response.set(bhttp::field::vary, token);
+  } else {
+    response.set(bhttp::field::vary, std::string(existing) + ", " + std::string(token));
+  }
+}
+
+// The path to route on: percent-decoded segment by segment, with a decoded '/' kept encoded, so
+// that "%2F" never separates segments ("/v1/image/{id}%2Fjpeg" is an id, not the /jpeg route).
+std::string routing_path(const boost::urls::url_view& url) {
+  std::string out;
+  for (const auto segment : url.encoded_segments()) {
+    out += '/';
+    for (const char c : segment.decode()) {
+      if (c == '/') {
+        out += "%2F";
+      } else {
+        out += c;
+      }
+    }
+  }
+  return out.empty() ? "/" : out;
 }
 
 std::string allowed_sizes_message(const std::vector<int>& sizes) {
@@ -134,17 +164,14 @@ awaitable<http::Response> Api::handle(http::Request& request, http::Exchange& ex
     finish(ctx, response);
     co_return response;
   }
-  Context ctx{request, exchange, match_route(url->path()), *url, version};
+  Context ctx{request, exchange, match_route(routing_path(*url)), *url, version};
   exchange.route = ctx.match.label;
   http::Response response;
   try {
     response = co_await dispatch(ctx);
   } catch (const Error& e) {
-    if (e.code() == ErrorCode::internal || e.code() == ErrorCode::unavailable) {
-      spdlog::error("[{}] {} {}: {}", exchange.correlation_id, request.method_string(),
-                    exchange.route, e.what());
-    }
-    response = error_response(e, version);
+    response = error_answer(ctx, e);
+    co_return response;
   } catch (const std::exception& e) {
     spdlog::error("[{}] {} {}: unexpected: {}", exchange.correlation_id, request.method_string(),
                   exchange.route, e.what());
@@ -154,9 +181,41 @@ awaitable<http::Response> Api::handle(http::Request& request, http::Exchange& ex
   co_return response;
 }
 
+awaitable<std::optional<http::Response>> Api::admit(http::Request& header,
+                                                    http::Exchange& exchange) {
+  const auto url = boost::urls::parse_origin_form(header.target());
+  const RouteMatch match = url ? match_route(routing_path(*url)) : RouteMatch{};
+  if (match.route != Route::upload || header.method() != bhttp::verb::post) {
+    // Nothing else takes a body: answered from the header, the body unread.
+    co_return co_await handle(header, exchange);
+  }
+  // The token before the body: a client without a valid one cannot make us hold its body.
+  exchange.correlation_id = correlation_id_of(header);
+  Context ctx{header, exchange, match, *url, header.version()};
+  exchange.route = ctx.match.label;
+  std::optional<http::Response> refused;
+  try {
+    co_await authenticate(ctx);
+  } catch (const Error& e) {
+    refused = error_answer(ctx, e);
+  }
+  co_return refused;
+}
+
 http::Response Api::early(unsigned status, unsigned version) const {
   http::Response response = status_response(status, version);
   response.set("X-Content-Type-Options", "nosniff");
+  return response;
+}
+
+// The answer to an Error, logged when it is ours or a dependency's fault.
+http::Response Api::error_answer(Context& ctx, const Error& e) const {
+  if (e.code() == ErrorCode::internal || e.code() == ErrorCode::unavailable) {
+    spdlog::error("[{}] {} {}: {}", ctx.exchange.correlation_id, ctx.request.method_string(),
+                  ctx.exchange.route, e.what());
+  }
+  http::Response response = error_response(e, ctx.version);
+  finish(ctx, response);
   return response;
 }
 
@@ -201,10 +260,11 @@ awaitable<void> Api::authenticate(Context& ctx) {
   std::string owned(*token);
   const auth::User user = co_await verifier_.verify(std::move(owned));
   ctx.exchange.user = user.id;
+  ctx.exchange.authenticated = true;
 }
 
 awaitable<http::Response> Api::upload(Context& ctx) {
-  co_await authenticate(ctx);
+  if (!ctx.exchange.authenticated) co_await authenticate(ctx);
   std::string& body = ctx.request.body();
   if (body.empty()) throw Error::bad_input("image", "image is required");
   std::string bytes;
@@ -249,11 +309,10 @@ awaitable<http::Response> Api::read(Context& ctx, bool as_jpeg) {
                                              : "public, max-age=31536000, immutable";
   http::Response response;
   const auto if_none_match = header(ctx.request, "If-None-Match");
-  if (if_none_match && etag_matches(*if_none_match, etag)) {
+  const TagMatch match = if_none_match ? etag_match(*if_none_match, etag) : TagMatch::none;
+  if (match == TagMatch::tag) {
     // Images are immutable per id and Size: a matching tag needs no store lookup.
-    response = bytes_response(304, nullptr, "", ctx.version);
-    response.erase(bhttp::field::content_type);
-    response.erase(bhttp::field::content_length);
+    response = not_modified(ctx.version);
   } else if (as_jpeg) {
     const image::Image image = co_await load(id, size.size, true);
     response = bytes_response(200, image.bytes, image::mime_type(image.format), ctx.version);
@@ -261,9 +320,18 @@ awaitable<http::Response> Api::read(Context& ctx, bool as_jpeg) {
     SharedBytes body = co_await json_body(id, size.size, etag);
     response = bytes_response(200, std::move(body), "application/json", ctx.version);
   }
+  // "*" matches any current representation: only once the image was found (else 404 above).
+  if (match == TagMatch::any) response = not_modified(ctx.version);
   response.set(bhttp::field::etag, etag);
   response.set(bhttp::field::cache_control, cache_control);
   co_return response;
+}
+
+http::Response Api::not_modified(unsigned version) {
+  http::Response response = bytes_response(304, nullptr, "", version);
+  response.erase(bhttp::field::content_type);
+  response.erase(bhttp::field::content_length);
+  return response;
 }
 
 awaitable<image::Image> Api::load(const std::string& id, std::optional<int> size, bool as_jpeg) {
@@ -335,6 +403,11 @@ http::Response Api::ops(Context& ctx) {
 void Api::finish(Context& ctx, http::Response& response) const {
   response.set(kCorrelationHeader, ctx.exchange.correlation_id);
   response.set("X-Content-Type-Options", "nosniff");
+  const Route route = ctx.match.route;
+  if (route == Route::image || route == Route::image_jpeg) {
+    // The answer depends on the Size header, present or not: a shared cache must key on it.
+    add_vary(response, "Size");
+  }
   if (const auto origin = header(ctx.request, "Origin")) {
     const auto& allowed = settings_.cors_origins;
     const bool any = std::find(allowed.begin(), allowed.end(), "*") != allowed.end();
@@ -342,7 +415,7 @@ void Api::finish(Context& ctx, http::Response& response) const {
       response.set(bhttp::field::access_control_allow_origin, "*");
     } else if (std::find(allowed.begin(), allowed.end(), *origin) != allowed.end()) {
       response.set(bhttp::field::access_control_allow_origin, *origin);
-      response.set(bhttp::field::vary, "Origin");
+      add_vary(response, "Origin");
     }
     response.set(bhttp::field::access_control_expose_headers, "ETag, correlation_id");
   }

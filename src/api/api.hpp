@@ -6,6 +6,7 @@
 
 #include "auth/verifier.hpp"
 #include "core/bytes_cache.hpp"
+#include "core/error.hpp"
 #include "core/single_flight.hpp"
 #include "http/types.hpp"
 #include "image/image_service.hpp"
@@ -29,6 +30,11 @@ class Api {
 
   boost::asio::awaitable<http::Response> handle(http::Request& request, http::Exchange& exchange);
 
+  // Once a request's header is in and before its body is read (see http::Admitter): checks the
+  // token of an upload, and answers anything else that came with a body from its header.
+  boost::asio::awaitable<std::optional<http::Response>> admit(http::Request& header,
+                                                              http::Exchange& exchange);
+
   // For requests the server rejects before they reach handle().
   http::Response early(unsigned status, unsigned version) const;
 
@@ -47,6 +53,8 @@ class Api {
   http::Response ops(Context& ctx);
   boost::asio::awaitable<void> authenticate(Context& ctx);
   void finish(Context& ctx, http::Response& response) const;
+  http::Response error_answer(Context& ctx, const Error& e) const;
+  static http::Response not_modified(unsigned version);
 
   const ApiSettings settings_;
   image::ImageService& images_;

@@ -58,6 +58,16 @@ void add_http_options(CLI::App& app, Config& c) {
                   "Seconds to receive a request body");
   duration_option(app, "--shutdown-timeout", c.shutdown_timeout, "IMAGE_SHUTDOWN_TIMEOUT",
                   "Seconds in-flight requests get to finish on SIGTERM");
+  app.add_option("--max-inflight-mb", c.max_inflight_mb,
+                 "MiB of request bodies being received and answers being sent, in all (503 "
+                 "above); 0 = unbounded")
+      ->envname("IMAGE_MAX_INFLIGHT_MB")
+      ->check(CLI::Range(std::uint64_t{0}, std::uint64_t{1} << 20));
+  app.add_option("--min-send-rate", c.min_send_rate,
+                 "Bytes per second a client must take an answer at, over 5 s windows, or be "
+                 "cut; 0 = only a stalled client is cut")
+      ->envname("IMAGE_MIN_SEND_RATE")
+      ->check(CLI::Range(std::uint64_t{0}, std::uint64_t{1} << 30));
   app.add_option("--cors-origins", c.cors_origins, "Allowed CORS origins ('*' = any)")
       ->envname("IMAGE_CORS_ORIGINS")
       ->delimiter(',');

@@ -25,6 +25,8 @@ struct Config {
   std::chrono::seconds idle_timeout{60};
   std::chrono::seconds body_timeout{60};
   std::chrono::seconds shutdown_timeout{20};
+  std::uint64_t max_inflight_mb = 256;  // bodies being received + answers being sent; 0 = off
+  std::uint64_t min_send_rate = 16384;  // bytes/s an answer must be taken at; 0 = stalls only
   std::vector<std::string> cors_origins{"*"};
 
   // Images

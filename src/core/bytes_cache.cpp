@@ -16,11 +16,14 @@ std::size_t BytesCache::cost(std::string_view key, const std::string& value) noe
 }
 
 SharedBytes BytesCache::get(std::string_view key) {
-  if (!enabled()) return nullptr;
   const std::lock_guard lock(mutex_);
   auto& by_key = entries_.get<1>();
   const auto it = by_key.find(key, KeyHash{}, KeyEqual{});
   if (it == by_key.end()) {
+    if (SharedBytes held = held_.find(key)) {
+      ++shared_hits_;
+      return held;
+    }
     ++misses_;
     return nullptr;
   }
@@ -30,14 +33,16 @@ SharedBytes BytesCache::get(std::string_view key) {
 }
 
 void BytesCache::put(std::string_view key, SharedBytes value) {
-  if (!enabled() || !value) return;
+  if (!value) return;
   const std::size_t charge = cost(key, *value);
   const std::lock_guard lock(mutex_);
   auto& by_key = entries_.get<1>();
   if (charge > capacity_ / 8) {
     erase_locked(key);  // not kept, but it supersedes whatever the key held
+    held_.put(key, value);
     return;
   }
+  held_.erase(key);
   if (const auto it = by_key.find(key, KeyHash{}, KeyEqual{}); it != by_key.end()) {
     // The key stays as it is: only the value and its charge change, in place.
     bytes_ = bytes_ - it->cost + charge;
@@ -54,8 +59,8 @@ void BytesCache::put(std::string_view key, SharedBytes value) {
 }
 
 bool BytesCache::erase(std::string_view key) {
-  if (!enabled()) return false;
   const std::lock_guard lock(mutex_);
+  held_.erase(key);
   return erase_locked(key);
 }
 
@@ -79,7 +84,7 @@ void BytesCache::evict_over_capacity() {
 
 BytesCache::Stats BytesCache::stats() const {
   const std::lock_guard lock(mutex_);
-  return {hits_, misses_, evictions_, bytes_, entries_.size()};
+  return {hits_, misses_, evictions_, shared_hits_, bytes_, entries_.size(), held_.size()};
 }
 
 }  // namespace imagecpp

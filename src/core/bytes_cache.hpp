@@ -7,6 +7,10 @@
 // One Boost.MultiIndex container holds each entry once, with its own key, under two indices (a
 // recency list and a hash index): an insert, a replace, an eviction or an erase updates both in
 // one step, so no index can ever point at an entry, or a key, that is gone.
+//
+// A value too large to keep (or any value, when the cache is off) is still found by key while a
+// response holds it (WeakIndex): however many clients read one large image at once, its bytes
+// are in memory once.
 #include <boost/multi_index/hashed_index.hpp>
 #include <boost/multi_index/member.hpp>
 #include <boost/multi_index/sequenced_index.hpp>
@@ -19,6 +23,7 @@
 #include <string_view>
 
 #include "core/bytes.hpp"
+#include "core/weak_index.hpp"
 
 namespace imagecpp {
 
@@ -28,17 +33,21 @@ class BytesCache {
     std::uint64_t hits = 0;
     std::uint64_t misses = 0;
     std::uint64_t evictions = 0;
+    std::uint64_t shared_hits = 0;  // large values found still held by another response
     std::size_t bytes = 0;
     std::size_t entries = 0;
+    std::size_t held_entries = 0;  // keys of values not kept (some may have died since)
   };
 
-  // `capacity_bytes` bounds the values plus their keys and bookkeeping; 0 turns the cache off.
+  // `capacity_bytes` bounds the values plus their keys and bookkeeping; 0 keeps nothing (values
+  // are then only shared while held).
   explicit BytesCache(std::size_t capacity_bytes);
 
   BytesCache(const BytesCache&) = delete;
   BytesCache& operator=(const BytesCache&) = delete;
 
-  // The value and a refreshed recency, or nullptr.
+  // The value and a refreshed recency, or a value too large to keep that is still held
+  // elsewhere, or nullptr.
   SharedBytes get(std::string_view key);
 
   // Inserts or replaces, as the most recently used. A value above an eighth of the capacity is
@@ -46,9 +55,10 @@ class BytesCache {
   // key held.
   void put(std::string_view key, SharedBytes value);
 
-  // Drops the entry, if any (a value found to be unusable). Returns whether there was one.
+  // Drops the entry, if any (a value found to be unusable). Returns whether there was one kept.
   bool erase(std::string_view key);
 
+  // Whether values are kept at all (beyond their last holder).
   bool enabled() const noexcept { return capacity_ > 0; }
   std::size_t capacity() const noexcept { return capacity_; }
   Stats stats() const;
@@ -85,10 +95,12 @@ class BytesCache {
   const std::size_t capacity_;
   mutable std::mutex mutex_;
   Entries entries_;
+  WeakIndex held_;  // values not kept, while a response holds them
   std::size_t bytes_ = 0;
   std::uint64_t hits_ = 0;
   std::uint64_t misses_ = 0;
   std::uint64_t evictions_ = 0;
+  std::uint64_t shared_hits_ = 0;
 };
 
 }  // namespace imagecpp

@@ -21,6 +21,9 @@
 #include <optional>
 #include <unordered_set>
 
+#include "http/framing.hpp"
+#include "http/inflight_budget.hpp"
+
 namespace imagecpp::http {
 
 namespace asio = boost::asio;
@@ -30,6 +33,10 @@ using tcp = asio::ip::tcp;
 using RequestParser = bhttp::request_parser<bhttp::string_body>;
 
 namespace {
+
+// Answers up to this size are written whole by the first synchronous write nearly always (the
+// socket's send buffer takes them): they are not counted against the in-flight budget.
+constexpr std::uint64_t kCountedAnswerBytes = 64 * 1024;
 
 // One accepted connection. Lives as long as its coroutine; the server keeps a reference to
 // close it when idle at shutdown. Touched only on its context's thread.
@@ -43,13 +50,16 @@ struct Connection {
 }  // namespace
 
 struct Server::State : std::enable_shared_from_this<Server::State> {
-  explicit State(std::vector<asio::io_context*> contexts) : contexts(std::move(contexts)) {}
+  State(std::vector<asio::io_context*> contexts, ServerSettings settings, ServerHooks hooks)
+      : contexts(std::move(contexts)),
+        settings(std::move(settings)),
+        hooks(std::move(hooks)),
+        budget(this->settings.inflight_budget_bytes) {}
   const std::vector<asio::io_context*> contexts;
   std::size_t next_context = 0;  // the acceptor's: touched only on its thread
-  ServerSettings settings;
-  Handler handler;
-  EarlyResponder early;
-  AccessObserver observer;
+  const ServerSettings settings;
+  const ServerHooks hooks;
+  InflightBudget budget;
   std::optional<tcp::acceptor> acceptor;
   std::atomic<bool> stopping{false};
   mutable std::mutex mutex;
@@ -61,7 +71,12 @@ struct Server::State : std::enable_shared_from_this<Server::State> {
   asio::awaitable<bool> wait_for_request(Connection& c, beast::flat_buffer& buffer, bool first);
   asio::awaitable<beast::error_code> read_header(Connection& c, beast::flat_buffer& buffer,
                                                  RequestParser& parser);
+  asio::awaitable<bool> read_body(Connection& c, beast::flat_buffer& buffer, RequestParser& parser,
+                                  std::chrono::steady_clock::time_point start);
   asio::awaitable<beast::error_code> write(Connection& c, Response& response);
+  asio::awaitable<beast::error_code> write_at_min_rate(
+      Connection& c, bhttp::response_serializer<SharedBody>& serializer);
+  Response unavailable(unsigned version) const;
   asio::awaitable<void> send(Connection& c, Response response, std::string_view method,
                              std::string_view target, const Exchange& exchange,
                              std::chrono::steady_clock::time_point start);
@@ -70,8 +85,7 @@ struct Server::State : std::enable_shared_from_this<Server::State> {
   void forget(const std::shared_ptr<Connection>& connection);
 };
 
-Server::Server(ServerSettings settings, Handler handler, EarlyResponder early,
-               AccessObserver observer) {
+Server::Server(ServerSettings settings, ServerHooks hooks) {
   std::vector<asio::io_context*> contexts;
   for (unsigned i = 0; i < std::max(settings.threads, 1u); ++i) {
     // Concurrency hint 1: one thread runs it, so asio never wakes a second one for an event.
@@ -79,11 +93,7 @@ Server::Server(ServerSettings settings, Handler handler, EarlyResponder early,
     contexts_.push_back(std::make_unique<asio::io_context>(1));
     contexts.push_back(contexts_.back().get());
   }
-  state_ = std::make_shared<State>(std::move(contexts));
-  state_->settings = std::move(settings);
-  state_->handler = std::move(handler);
-  state_->early = std::move(early);
-  state_->observer = std::move(observer);
+  state_ = std::make_shared<State>(std::move(contexts), std::move(settings), std::move(hooks));
 }
 
 Server::~Server() {
@@ -161,6 +171,10 @@ void Server::join() {
 std::size_t Server::open_connections() const {
   const std::lock_guard lock(state_->mutex);
   return state_->connections.size();
+}
+
+std::uint64_t Server::inflight_bytes() const {
+  return state_->budget.used();
 }
 
 asio::awaitable<void> Server::State::accept_loop() {
@@ -273,54 +287,133 @@ asio::awaitable<bool> Server::State::serve_one(Connection& c, beast::flat_buffer
     co_return false;
   }
   const unsigned version = parser.get().version();
+  if (const unsigned status = framing_error(parser.get()); status != 0) {
+    co_await send_early(c, status, version, start);
+    co_return false;
+  }
   if (parser.content_length() && *parser.content_length() > settings.max_body_bytes) {
     co_await send_early(c, 413, version, start);
     co_return false;
   }
+
+  Exchange exchange;
+  std::optional<InflightBudget::Hold> body_hold;
   if (!parser.is_done()) {  // a body follows
-    if (beast::iequals(parser.get()[bhttp::field::expect], "100-continue")) {
-      bhttp::response<bhttp::empty_body> go_on{bhttp::status::continue_, version};
-      co_await bhttp::async_write(c.stream, go_on, asio::redirect_error(asio::use_awaitable, ec));
-      if (ec) co_return false;
-    }
-    c.stream.expires_after(settings.body_timeout);
-    co_await bhttp::async_read(c.stream, buffer, parser,
-                               asio::redirect_error(asio::use_awaitable, ec));
-    if (ec == bhttp::error::body_limit) {
-      co_await send_early(c, 413, version, start);
+    // The application may answer from the header alone (no token, unknown route): the body is
+    // then never read, and the connection closes.
+    if (std::optional<Response> answer = co_await hooks.admit(parser.get(), exchange)) {
+      answer->keep_alive(false);
+      co_await send(c, std::move(*answer), parser.get().method_string(), parser.get().target(),
+                    exchange, start);
       co_return false;
     }
-    if (ec == beast::error::timeout || ec == bhttp::error::end_of_stream ||
-        ec == bhttp::error::partial_message) {
+    // Counted before any byte is read: a chunked body, of unknown size, as the largest allowed.
+    body_hold = budget.reserve(parser.content_length().value_or(settings.max_body_bytes));
+    if (!body_hold) {
+      co_await send(c, unavailable(version), "-", "-", exchange, start);
       co_return false;
     }
-    if (ec) {
-      co_await send_early(c, 400, version, start);
-      co_return false;
-    }
+    if (!co_await read_body(c, buffer, parser, start)) co_return false;
   }
   c.stream.expires_never();
 
   Request request = parser.release();
-  Exchange exchange;
-  Response response = co_await handler(request, exchange);
-  const bool keep_alive = request.keep_alive() && !c.closing && !stopping;
+  Response response = co_await hooks.handle(request, exchange);
+  body_hold.reset();
+  bool keep_alive = request.keep_alive() && !c.closing && !stopping;
+  // An answer the socket may not take at once is counted while it is sent (its buffer once).
+  std::optional<InflightBudget::Hold> answer_hold;
+  if (SharedBody::size(response.body()) > kCountedAnswerBytes) {
+    answer_hold = budget.hold_answer(response.body());
+    if (!answer_hold) {
+      response = unavailable(version);
+      keep_alive = false;
+    }
+  }
   response.keep_alive(keep_alive);
   co_await send(c, std::move(response), request.method_string(), request.target(), exchange, start);
   co_return keep_alive;
 }
 
+// After the admission: `100 Continue` if asked, then the body under the body timeout. False
+// when the connection must close (an answer, if any, was sent).
+asio::awaitable<bool> Server::State::read_body(Connection& c, beast::flat_buffer& buffer,
+                                               RequestParser& parser,
+                                               std::chrono::steady_clock::time_point start) {
+  const unsigned version = parser.get().version();
+  beast::error_code ec;
+  if (beast::iequals(parser.get()[bhttp::field::expect], "100-continue")) {
+    bhttp::response<bhttp::empty_body> go_on{bhttp::status::continue_, version};
+    co_await bhttp::async_write(c.stream, go_on, asio::redirect_error(asio::use_awaitable, ec));
+    if (ec) co_return false;
+  }
+  c.stream.expires_after(settings.body_timeout);
+  co_await bhttp::async_read(c.stream, buffer, parser,
+                             asio::redirect_error(asio::use_awaitable, ec));
+  if (ec == bhttp::error::body_limit) {
+    co_await send_early(c, 413, version, start);
+    co_return false;
+  }
+  if (ec == beast::error::timeout || ec == bhttp::error::end_of_stream ||
+      ec == bhttp::error::partial_message) {
+    co_return false;
+  }
+  if (ec) {
+    co_await send_early(c, 400, version, start);
+    co_return false;
+  }
+  co_return true;
+}
+
+Response Server::State::unavailable(unsigned version) const {
+  Response response = hooks.early(503, version);
+  response.set(bhttp::field::retry_after, "1");
+  response.keep_alive(false);
+  return response;
+}
+
 // Writes what the socket takes at once (a whole small answer, usually), then the rest, if any,
-// asynchronously under the body timeout.
+// asynchronously, at no less than the minimum rate.
 asio::awaitable<beast::error_code> Server::State::write(Connection& c, Response& response) {
   bhttp::response_serializer<SharedBody> serializer(response);
   beast::error_code ec;
   while (!ec && !serializer.is_done()) bhttp::write_some(c.stream.socket(), serializer, ec);
   if (ec != asio::error::would_block) co_return ec;
+  co_return co_await write_at_min_rate(c, serializer);
+}
+
+// A client that takes nothing for a whole window, or less than the minimum rate over one, is
+// cut: what it makes the server hold is bounded in time by its own pace, not by a fixed timeout
+// whatever the answer's size.
+asio::awaitable<beast::error_code> Server::State::write_at_min_rate(
+    Connection& c, bhttp::response_serializer<SharedBody>& serializer) {
+  using Clock = std::chrono::steady_clock;
+  beast::error_code ec;
+  // A cut is an abort (RST): the kernel drops what the client did not take instead of holding
+  // its send buffer (megabytes) while it trickles out. Undone once the answer is all handed over,
+  // so that a normal close still delivers every byte.
+  c.stream.socket().set_option(asio::socket_base::linger(true, 0), ec);
   ec = {};
-  c.stream.expires_after(settings.body_timeout);
-  co_await bhttp::async_write(c.stream, serializer, asio::redirect_error(asio::use_awaitable, ec));
+  auto window_start = Clock::now();
+  std::uint64_t window_bytes = 0;
+  while (!ec && !serializer.is_done()) {
+    c.stream.expires_after(settings.send_window);
+    window_bytes += co_await bhttp::async_write_some(c.stream, serializer,
+                                                     asio::redirect_error(asio::use_awaitable, ec));
+    const auto elapsed = Clock::now() - window_start;
+    if (ec || elapsed < settings.send_window) continue;
+    const double seconds = std::chrono::duration<double>(elapsed).count();
+    if (static_cast<double>(window_bytes) < static_cast<double>(settings.min_send_rate) * seconds) {
+      ec = beast::error::timeout;
+    }
+    window_start = Clock::now();
+    window_bytes = 0;
+  }
   c.stream.expires_never();
+  if (!ec) {
+    beast::error_code ignored;
+    c.stream.socket().set_option(asio::socket_base::linger(false, 0), ignored);
+  }
   co_return ec;
 }
 
@@ -330,16 +423,16 @@ asio::awaitable<void> Server::State::send(Connection& c, Response response, std:
   const unsigned status = response.result_int();
   const std::uint64_t bytes = SharedBody::size(response.body());
   const beast::error_code ec = co_await write(c, response);
-  if (observer) {
-    observer(AccessRecord{method, target, exchange, status, bytes,
-                          std::chrono::steady_clock::now() - start});
+  if (hooks.observe) {
+    hooks.observe(AccessRecord{method, target, exchange, status, bytes,
+                               std::chrono::steady_clock::now() - start});
   }
   if (ec) throw beast::system_error(ec);
 }
 
 asio::awaitable<void> Server::State::send_early(Connection& c, unsigned status, unsigned version,
                                                 std::chrono::steady_clock::time_point start) {
-  Response response = early(status, version);
+  Response response = hooks.early(status, version);
   response.keep_alive(false);
   const Exchange exchange{.route = "unparsed", .correlation_id = {}, .user = {}};
   co_await send(c, std::move(response), "-", "-", exchange, start);

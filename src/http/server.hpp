@@ -29,6 +29,13 @@ struct ServerSettings {
   std::chrono::seconds header_timeout{10};
   std::chrono::seconds idle_timeout{60};
   std::chrono::seconds body_timeout{60};
+  // Bodies being received (by declared size; a chunked one by max_body_bytes) and answers being
+  // sent (each buffer once), in all; beyond it, 503. 0 = unbounded.
+  std::uint64_t inflight_budget_bytes = 256ull << 20;
+  // An answer the client takes slower than this, over a window, is cut (a stalled reader after
+  // one window). 0 = only a stall is cut.
+  std::uint64_t min_send_rate = 16 * 1024;  // bytes per second
+  std::chrono::seconds send_window{5};
 };
 
 struct AccessRecord {
@@ -42,9 +49,17 @@ struct AccessRecord {
 
 using AccessObserver = std::function<void(const AccessRecord&)>;
 
+// What the server calls: the application, and its observer.
+struct ServerHooks {
+  Handler handle;
+  Admitter admit;
+  EarlyResponder early;
+  AccessObserver observe;
+};
+
 class Server {
  public:
-  Server(ServerSettings settings, Handler handler, EarlyResponder early, AccessObserver observer);
+  Server(ServerSettings settings, ServerHooks hooks);
   ~Server();
   Server(const Server&) = delete;
   Server& operator=(const Server&) = delete;
@@ -65,6 +80,8 @@ class Server {
   void join();
 
   std::size_t open_connections() const;
+  // Bytes of bodies and answers in flight, counted against inflight_budget_bytes.
+  std::uint64_t inflight_bytes() const;
 
  private:
   struct State;

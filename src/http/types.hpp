@@ -5,6 +5,7 @@
 #include <boost/beast/http/string_body.hpp>
 #include <chrono>
 #include <functional>
+#include <optional>
 #include <string>
 #include <string_view>
 
@@ -20,10 +21,17 @@ struct Exchange {
   // A route template with static storage (bounded label cardinality, no copy per request).
   std::string_view route = "unmatched";
   std::string correlation_id;
-  std::string user;  // a user id once authenticated, never a token
+  std::string user;            // a user id once authenticated, never a token
+  bool authenticated = false;  // the token was checked before the body was read
 };
 
 using Handler = std::function<boost::asio::awaitable<Response>(Request&, Exchange&)>;
+
+// Called once a request's header is in and a body follows, before any body byte is read:
+// nullopt to read the body and then call the Handler, or the answer to send instead (the body is
+// then never read, and the connection closes). The request has no body yet.
+using Admitter =
+    std::function<boost::asio::awaitable<std::optional<Response>>(Request&, Exchange&)>;
 
 // A response to a request that never reached the application (malformed, too large, ...).
 using EarlyResponder = std::function<Response(unsigned status, unsigned version)>;

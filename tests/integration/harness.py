@@ -219,10 +219,11 @@ class Service:
     temporary directory (unless keep_dir).
     """
 
-    def __init__(self, extra_args=(), tokens=2, data_dir=None, start=True):
+    def __init__(self, extra_args=(), tokens=2, data_dir=None, start=True, env=None):
         if not BIN or not os.access(BIN, os.X_OK):
             raise unittest.SkipTest("IMAGECPP_BIN is not an executable: %r" % BIN)
         self.extra_args = list(extra_args)
+        self.env = dict(os.environ, **(env or {}))  # the process's environment
         self.tmp = tempfile.mkdtemp(prefix="imagecpp-it-")
         self.data_dir = data_dir or os.path.join(self.tmp, "data")
         # token -> user id; tokens look like the peers' opaque bearer tokens.
@@ -263,7 +264,7 @@ class Service:
             self._log.flush()
             self.proc = subprocess.Popen(self.command(), stdin=subprocess.DEVNULL,
                                          stdout=self._log, stderr=subprocess.STDOUT,
-                                         preexec_fn=_die_with_parent)
+                                         env=self.env, preexec_fn=_die_with_parent)
             deadline = time.monotonic() + timeout
             while time.monotonic() < deadline:
                 if self.proc.poll() is not None:
@@ -496,12 +497,13 @@ class ServiceTestCase(unittest.TestCase):
     """One service shared by every test of the class (starting one per test is slow)."""
 
     service_args = ()
+    service_env = {}  # added to the test process's environment
     maxDiff = 4000
 
     @classmethod
     def setUpClass(cls):
         super().setUpClass()
-        cls.svc = Service(cls.service_args)
+        cls.svc = Service(cls.service_args, env=cls.service_env)
         cls.addClassCleanup(cls.svc.close)
 
     def tearDown(self):

@@ -21,6 +21,7 @@ SECONDS = float(os.environ.get("IMAGECPP_MIXED_SECONDS", "40"))
 CLIENTS = 8
 POOL = 4  # ids live at once: small, so that reads of one id collide
 UNKNOWN = "0b9e5c2a-7d41-4c3e-9f6a-2d8b1e4a5c70"
+MIN_OPERATIONS = 40
 
 
 class Pool:
@@ -126,6 +127,7 @@ class Client(threading.Thread):
         if not self.expect("read", r[0], r, 200):
             return
         status, h, body = r
+        self.check("size" in h.get("vary", "").lower(), "%s: no Vary: Size" % path)
         key = (path, headers.get("Size"))
         if method == "HEAD":
             self.check(body == b"", "HEAD %s has a body" % path)
@@ -184,8 +186,12 @@ class Client(threading.Thread):
             self.expect("truncated image", r[0], r, 400)
 
     def run(self):
+        # Until the deadline, and at least MIN_OPERATIONS each however slow the machine is.
+        operations = 0
         try:
-            while time.monotonic() < self.deadline and len(self.problems) < 20:
+            while ((time.monotonic() < self.deadline or operations < MIN_OPERATIONS)
+                   and len(self.problems) < 20):
+                operations += 1
                 roll = self.rng.random()
                 if roll < 0.12:
                     self.upload()
@@ -213,7 +219,7 @@ class MixedLoadMixin:
         for c in clients:
             c.start()
         for c in clients:
-            c.join(SECONDS + 120)
+            c.join(SECONDS + 600)
         self.assertFalse(any(c.is_alive() for c in clients), "a client hangs")
         problems = [p for c in clients for p in c.problems]
         counts = {}
@@ -222,8 +228,8 @@ class MixedLoadMixin:
                 counts[k] = counts.get(k, 0) + v
         self.assertEqual(problems, [], "answers: %r" % counts)
         self.assertTrue(self.svc.healthy(), "the service is down after the run")
-        self.assertGreater(counts.get(("upload", 200), 0), 10, counts)
-        self.assertGreater(counts.get(("read", 200), 0), 100, counts)
+        self.assertGreater(counts.get(("upload", 200), 0), 5, counts)
+        self.assertGreater(counts.get(("read", 200), 0), 50, counts)
         self.assertNotIn("runtime error", self.svc.log())
 
 

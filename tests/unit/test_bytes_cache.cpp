@@ -73,12 +73,52 @@ TEST(BytesCache, AnEvictedValueLivesOnWhileSomeoneHoldsIt) {
   EXPECT_EQ(*held, std::string(1000, 'z'));
 }
 
-TEST(BytesCache, CapacityZeroIsOff) {
+TEST(BytesCache, CapacityZeroKeepsNothing) {
   BytesCache cache(0);
   EXPECT_FALSE(cache.enabled());
   cache.put("a", bytes_of(1));
   EXPECT_EQ(cache.get("a"), nullptr);
   EXPECT_EQ(cache.stats().entries, 0u);
+}
+
+// However many clients read one large image at once, its bytes are in memory once: a value too
+// large to keep is found while a response still holds it, and only then.
+TEST(BytesCache, AValueTooLargeToKeepIsSharedWhileHeld) {
+  BytesCache cache(room_for(8, 1000));
+  SharedBytes held = bytes_of(5000);
+  cache.put("big", held);
+  EXPECT_EQ(cache.get("big").get(), held.get());
+  EXPECT_EQ(cache.stats().shared_hits, 1u);
+  EXPECT_EQ(cache.stats().entries, 0u);  // not charged: it is not kept
+  EXPECT_EQ(cache.stats().bytes, 0u);
+  held.reset();
+  EXPECT_EQ(cache.get("big"), nullptr);
+}
+
+TEST(BytesCache, WithCapacityZeroValuesAreStillSharedWhileHeld) {
+  BytesCache cache(0);
+  const SharedBytes held = bytes_of(10);
+  cache.put("a", held);
+  EXPECT_EQ(cache.get("a").get(), held.get());
+  EXPECT_EQ(cache.stats().entries, 0u);
+}
+
+TEST(BytesCache, EraseForgetsHeldValuesToo) {
+  BytesCache cache(room_for(8, 1000));
+  const SharedBytes held = bytes_of(5000);
+  cache.put("big", held);
+  cache.erase("big");
+  EXPECT_EQ(cache.get("big"), nullptr);
+}
+
+TEST(BytesCache, DeadHeldEntriesArePrunedAsTheIndexGrows) {
+  BytesCache cache(room_for(8, 1000));
+  for (int i = 0; i < 10000; ++i) cache.put("big" + std::to_string(i), bytes_of(2000));
+  const SharedBytes held = bytes_of(2000);
+  cache.put("alive", held);
+  EXPECT_EQ(cache.get("alive").get(), held.get());
+  EXPECT_EQ(cache.get("big9999"), nullptr);
+  EXPECT_LE(cache.stats().held_entries, 130u);  // bounded by the live ones, not by history
 }
 
 TEST(BytesCache, ConcurrentReadersAndWritersKeepItConsistent) {
