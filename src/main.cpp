@@ -87,13 +87,18 @@ void register_samples(metrics::Registry& registry, const image::ImageService& im
 }
 
 // The storage engine: Redis when REDIS_URL is set (production, shared with the peers), else
-// the embedded LMDB store. Returns the engine and a label for the startup log.
+// the embedded LMDB store. Returns the engine and a label for the startup log. Neither engine
+// reads a value larger than the largest upload: no original can be, so such a value is another
+// writer's bug or garbage, and reading it whole would cost its size in memory.
 std::pair<std::unique_ptr<store::Store>, std::string> make_store(
     const config::Config& c, boost::asio::any_io_executor blocking) {
+  const auto max_value_bytes = static_cast<std::size_t>(c.max_body_bytes);
   if (c.redis_url.empty()) {
     return {
         std::make_unique<store::LmdbStore>(
-            store::LmdbConfig{.dir = c.data_dir, .map_size = c.lmdb_map_size}, std::move(blocking)),
+            store::LmdbConfig{
+                .dir = c.data_dir, .map_size = c.lmdb_map_size, .max_value_bytes = max_value_bytes},
+            std::move(blocking)),
         "lmdb " + c.data_dir.string()};
   }
   const auto port = c.redis_port != 0 ? std::optional<std::uint16_t>(c.redis_port) : std::nullopt;
@@ -101,7 +106,8 @@ std::pair<std::unique_ptr<store::Store>, std::string> make_store(
                            .write_format = c.redis_write_data_urls ? store::ValueFormat::data_url
                                                                    : store::ValueFormat::raw,
                            .connect_timeout = c.redis_connect_timeout,
-                           .command_timeout = c.redis_command_timeout};
+                           .command_timeout = c.redis_command_timeout,
+                           .max_value_bytes = max_value_bytes};
   std::string label = "redis " + store::describe(redis.endpoint) +
                       (c.redis_write_data_urls ? " writing data URLs" : " writing raw bytes");
   return {std::make_unique<store::RedisStore>(std::move(redis)), std::move(label)};

@@ -74,7 +74,7 @@ void AmqpConnection::Close::operator()(amqp_connection_state_t_* state) const no
 }
 
 AmqpConnection::AmqpConnection(const AmqpAddress& address, std::chrono::milliseconds timeout)
-    : state_(amqp_new_connection()) {
+    : state_(amqp_new_connection()), timeout_(timeout) {
   if (!state_) throw AmqpError("cannot allocate an AMQP connection");
   amqp_socket_t* socket = amqp_tcp_socket_new(state_.get());  // owned by the connection
   if (socket == nullptr) throw AmqpError("cannot create an AMQP socket");
@@ -125,42 +125,67 @@ void AmqpConnection::subscribe_fanout(const std::string& exchange) {
   check_rpc("basic.consume");
 }
 
-std::optional<Delivery> AmqpConnection::next(std::chrono::milliseconds wait, std::size_t max_body) {
-  amqp_connection_state_t s = state_.get();
-  amqp_maybe_release_buffers(s);
-  amqp_envelope_t envelope{};
-  timeval tv = to_timeval(wait);
-  const amqp_rpc_reply_t reply = amqp_consume_message(s, &envelope, &tv, 0);
-  if (reply.reply_type == AMQP_RESPONSE_NORMAL) {
-    Delivery d;
-    d.size = envelope.message.body.len;
-    d.oversized = d.size > max_body;
-    if (!d.oversized) d.body = text_of(envelope.message.body);
-    amqp_destroy_envelope(&envelope);
-    return d;
-  }
-  if (reply.reply_type == AMQP_RESPONSE_LIBRARY_EXCEPTION) {
-    if (reply.library_error == AMQP_STATUS_TIMEOUT) return std::nullopt;
-    if (reply.library_error == AMQP_STATUS_UNEXPECTED_STATE) {
-      handle_other_frame();
-      return std::nullopt;
-    }
-  }
+void AmqpConnection::fail(const std::string& why) {
   usable_ = false;
-  throw AmqpError("consume: " + describe(reply));
+  throw AmqpError(why);
+}
+
+// Not amqp_consume_message: it reads a whole body into memory before anyone can look at its
+// size. Frame by frame, the content header tells the size first.
+std::optional<Delivery> AmqpConnection::next(std::chrono::milliseconds wait, std::size_t max_body) {
+  amqp_maybe_release_buffers(state_.get());
+  amqp_frame_t frame{};
+  if (!wait_frame(frame, wait)) return std::nullopt;
+  if (frame.frame_type == AMQP_FRAME_METHOD &&
+      frame.payload.method.id == AMQP_BASIC_DELIVER_METHOD) {
+    return read_content(max_body);  // no-ack consumer: nothing to acknowledge
+  }
+  handle_other_frame(frame);
+  return std::nullopt;
+}
+
+// False on a timeout; heartbeats are answered inside rabbitmq-c and never come out here.
+bool AmqpConnection::wait_frame(amqp_frame_t& frame, std::chrono::milliseconds wait) {
+  timeval tv = to_timeval(wait);
+  const int rc = amqp_simple_wait_frame_noblock(state_.get(), &frame, &tv);
+  if (rc == AMQP_STATUS_OK) return true;
+  if (rc == AMQP_STATUS_TIMEOUT) return false;
+  fail(std::string("read frame: ") + amqp_error_string2(rc));
+}
+
+// The next frame of a message under way. Anything else, or nothing within the I/O timeout,
+// leaves the stream at an unknown place: only a new connection recovers from that.
+void AmqpConnection::content_frame(amqp_frame_t& frame, unsigned char type) {
+  if (!wait_frame(frame, timeout_)) fail("a message stopped half-way");
+  if (frame.frame_type != type || frame.channel != kChannel) {
+    fail("unexpected frame type " + std::to_string(frame.frame_type) + " inside a message");
+  }
+}
+
+Delivery AmqpConnection::read_content(std::size_t max_body) {
+  amqp_frame_t frame{};
+  content_frame(frame, AMQP_FRAME_HEADER);
+  Delivery d;
+  d.size = static_cast<std::size_t>(frame.payload.properties.body_size);
+  d.oversized = d.size > max_body;
+  if (!d.oversized) d.body.reserve(d.size);
+  std::size_t received = 0;
+  while (received < d.size) {
+    content_frame(frame, AMQP_FRAME_BODY);
+    const amqp_bytes_t fragment = frame.payload.body_fragment;
+    received += fragment.len;
+    if (received > d.size) fail("a message body longer than its header said");
+    if (!d.oversized) d.body.append(static_cast<const char*>(fragment.bytes), fragment.len);
+    // Each frame sits in the connection's pool until released: releasing after every one
+    // keeps a skipped 64 MiB body to one frame (frame_max) in memory at any time.
+    amqp_maybe_release_buffers(state_.get());
+  }
+  return d;
 }
 
 // A frame other than a delivery: the broker closing the channel or the connection (e.g. on
 // shutdown), or cancelling our consumer. Anything else is not ours to handle.
-void AmqpConnection::handle_other_frame() {
-  amqp_frame_t frame{};
-  timeval tv = to_timeval(std::chrono::milliseconds(100));
-  const int rc = amqp_simple_wait_frame_noblock(state_.get(), &frame, &tv);
-  if (rc == AMQP_STATUS_TIMEOUT) return;
-  if (rc != AMQP_STATUS_OK) {
-    usable_ = false;
-    throw AmqpError(std::string("read frame: ") + amqp_error_string2(rc));
-  }
+void AmqpConnection::handle_other_frame(const amqp_frame_t& frame) {
   if (frame.frame_type != AMQP_FRAME_METHOD) return;
   switch (frame.payload.method.id) {
     case AMQP_CONNECTION_CLOSE_METHOD: {
@@ -168,15 +193,12 @@ void AmqpConnection::handle_other_frame() {
       const std::string why = std::to_string(m->reply_code) + " " + text_of(m->reply_text);
       amqp_connection_close_ok_t ok{};
       amqp_send_method(state_.get(), 0, AMQP_CONNECTION_CLOSE_OK_METHOD, &ok);
-      usable_ = false;
-      throw AmqpError("connection closed by broker: " + why);
+      fail("connection closed by broker: " + why);
     }
     case AMQP_CHANNEL_CLOSE_METHOD:
-      usable_ = false;
-      throw AmqpError("channel closed by broker");
+      fail("channel closed by broker");
     case AMQP_BASIC_CANCEL_METHOD:
-      usable_ = false;
-      throw AmqpError("consumer cancelled by broker");
+      fail("consumer cancelled by broker");
     default:
       return;
   }

@@ -11,6 +11,7 @@
 #include <string_view>
 
 struct amqp_connection_state_t_;
+struct amqp_frame_t_;
 
 namespace imagecpp::events {
 
@@ -49,8 +50,9 @@ class AmqpConnection {
   // broker refuses it), binds an exclusive server-named queue to it and consumes with no-ack.
   void subscribe_fanout(const std::string& exchange);
 
-  // The next message, or nullopt when none came within `wait`. Throws AmqpError when the
-  // connection is lost or closed.
+  // The next message, or nullopt when none came within `wait`. Read frame by frame: a body over
+  // `max_body` is skipped as it arrives (one frame in memory at a time), never accumulated.
+  // Throws AmqpError when the connection is lost or closed, or a message stops half-way.
   std::optional<Delivery> next(std::chrono::milliseconds wait, std::size_t max_body);
 
  private:
@@ -58,9 +60,14 @@ class AmqpConnection {
     void operator()(amqp_connection_state_t_* state) const noexcept;
   };
   void check_rpc(std::string_view what);
-  void handle_other_frame();
+  bool wait_frame(amqp_frame_t_& frame, std::chrono::milliseconds wait);
+  void content_frame(amqp_frame_t_& frame, unsigned char type);
+  Delivery read_content(std::size_t max_body);
+  void handle_other_frame(const amqp_frame_t_& frame);
+  [[noreturn]] void fail(const std::string& why);
 
   std::unique_ptr<amqp_connection_state_t_, Close> state_;
+  std::chrono::milliseconds timeout_;  // for each frame of a message once it has begun
   bool channel_open_ = false;
   bool usable_ = false;  // false once an error was seen: no polite close on a broken socket
 };

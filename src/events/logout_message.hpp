@@ -11,6 +11,10 @@
 
 namespace imagecpp::events {
 
+// The largest message read. A valid one is a token plus a hundred bytes of JSON; the token
+// travelled in an Authorization header, which HTTP servers cap at 8-16 KiB for all headers
+// together (the auth service's included). 64 KiB is four times that: no real logout is lost,
+// and a larger body is skipped frame by frame without being held.
 inline constexpr std::size_t kMaxLogoutBody = std::size_t{64} * 1024;
 
 enum class LogoutKind {

@@ -1,5 +1,7 @@
 #include "image/image_service.hpp"
 
+#include <spdlog/spdlog.h>
+
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
 #include <boost/asio/this_coro.hpp>
@@ -59,10 +61,38 @@ boost::asio::awaitable<SharedBytes> ImageService::load_original(const std::strin
   co_return bytes;
 }
 
+// Checked here, inside the single flight and before the cache, so that an original that is not
+// an image is never kept hot and is the same 500 on every route (not a 400 from a failed decode
+// on the variant routes).
 boost::asio::awaitable<SharedBytes> ImageService::fetch_original(const std::string& id) {
   auto bytes = co_await store_.get(id);
   if (!bytes) throw Error(ErrorCode::not_found, "no image " + id);
+  if (!sniff(**bytes)) {
+    throw Error(ErrorCode::internal, "stored original " + id + " is not an accepted image (" +
+                                         std::to_string((*bytes)->size()) + " bytes)");
+  }
   co_return std::move(*bytes);
+}
+
+// A value that cannot be a derived image (another writer's garbage, a key of another type, a
+// value over the size limit) is treated as absent: computed again from its original and written
+// over, instead of a 500 for ever. A store that cannot answer is still a 503.
+boost::asio::awaitable<SharedBytes> ImageService::stored_derived(const std::string& key) {
+  std::optional<SharedBytes> stored;
+  std::string unusable;
+  try {
+    stored = co_await store_.get(key);
+  } catch (const Error& e) {
+    if (e.code() != ErrorCode::internal) throw;
+    unusable = e.what();
+  }
+  if (stored && !sniff(**stored)) {
+    unusable = "not an image (" + std::to_string((*stored)->size()) + " bytes)";
+    stored.reset();
+  }
+  if (!unusable.empty()) spdlog::warn("stored {} unusable, computing it again: {}", key, unusable);
+  if (!stored) co_return nullptr;
+  co_return std::move(*stored);
 }
 
 boost::asio::awaitable<Image> ImageService::derived(const std::string& id, const std::string& key,
@@ -70,9 +100,9 @@ boost::asio::awaitable<Image> ImageService::derived(const std::string& id, const
   // No co_await inside ?: (GCC 12 destroys the result of such an expression twice).
   SharedBytes bytes = cache_.get(key);
   if (!bytes) {
-    if (auto stored = co_await store_.get(key)) {
-      bytes = std::move(*stored);
-      cache_.put(key, bytes);
+    bytes = co_await stored_derived(key);
+    if (bytes) {
+      cache_.put(key, bytes);  // only a value checked above: the cache never holds garbage
     } else {
       auto work = [this, &id, &key, box] { return compute(id, key, box); };
       bytes = co_await flights_.run(key, std::move(work));
@@ -87,12 +117,9 @@ boost::asio::awaitable<SharedBytes> ImageService::compute(const std::string& id,
                                                           std::optional<int> box) {
   // A caller that lost the race to a finished flight lands here: use what it stored.
   if (SharedBytes hot = cache_.get(key)) co_return hot;
-  if (auto stored = co_await store_.get(key)) co_return std::move(*stored);
+  if (SharedBytes stored = co_await stored_derived(key)) co_return stored;
   SharedBytes original = co_await load_original(id, false);
-  const RenderOptions options{box, settings_.jpeg_quality};
-  const Limits limits = settings_.limits;
-  auto job = [original, options, limits] { return render_jpeg(*original, options, limits); };
-  Rendered rendered = co_await workers_.run(std::move(job));
+  Rendered rendered = co_await render(id, original, box);
   SharedBytes result = rendered.passthrough ? original : share(std::move(rendered.jpeg));
   stats_.variants_computed.fetch_add(1, std::memory_order_relaxed);
   if (!cache_.enabled()) {
@@ -106,6 +133,24 @@ boost::asio::awaitable<SharedBytes> ImageService::compute(const std::string& id,
   const auto executor = co_await boost::asio::this_coro::executor;
   boost::asio::co_spawn(executor, write_behind(key, result), boost::asio::detached);
   co_return result;
+}
+
+// The original was checked at upload: one that cannot be decoded now is damaged in the store
+// (or was written by someone else), a 500 like an original that is not an image at all, not
+// the client's 400.
+boost::asio::awaitable<Rendered> ImageService::render(const std::string& id, SharedBytes original,
+                                                      std::optional<int> box) {
+  const RenderOptions options{box, settings_.jpeg_quality};
+  const Limits limits = settings_.limits;
+  auto job = [original, options, limits] { return render_jpeg(*original, options, limits); };
+  std::string why;
+  try {
+    co_return co_await workers_.run(std::move(job));
+  } catch (const Error& e) {
+    if (e.code() != ErrorCode::bad_input) throw;
+    why = e.what();
+  }
+  throw Error(ErrorCode::internal, "stored original " + id + " cannot be rendered: " + why);
 }
 
 boost::asio::awaitable<void> ImageService::write_behind(std::string key, SharedBytes bytes) {

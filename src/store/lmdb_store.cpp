@@ -1,6 +1,7 @@
 #include "store/lmdb_store.hpp"
 
 #include <lmdb.h>
+#include <spdlog/spdlog.h>
 
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/use_awaitable.hpp>
@@ -67,7 +68,7 @@ void LmdbStore::EnvCloser::operator()(MDB_env* env) const noexcept {
 }
 
 LmdbStore::LmdbStore(const LmdbConfig& config, boost::asio::any_io_executor blocking)
-    : blocking_(std::move(blocking)) {
+    : max_value_bytes_(config.max_value_bytes), blocking_(std::move(blocking)) {
   std::error_code ec;
   std::filesystem::create_directories(config.dir, ec);
   if (ec)
@@ -115,6 +116,13 @@ std::optional<SharedBytes> LmdbStore::read(std::string_view key) const {
   const int rc = mdb_get(txn.get(), dbi_, &k, &v);
   if (rc == MDB_NOTFOUND) return std::nullopt;
   check(rc, "get");
+  // Only the map's pages the copy would touch are read from disk: refusing here costs nothing.
+  if (v.mv_size > max_value_bytes_) {
+    spdlog::warn("lmdb: value of key {} is {} bytes, over the {}-byte limit: refused", key,
+                 v.mv_size, max_value_bytes_);
+    throw Error(ErrorCode::internal, "lmdb: value of key " + std::string(key) + " too large (" +
+                                         std::to_string(v.mv_size) + " bytes)");
+  }
   // The map is only valid inside the transaction: copy out before it ends.
   return share(std::string(static_cast<const char*>(v.mv_data), v.mv_size));
 }

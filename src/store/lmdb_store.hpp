@@ -19,6 +19,9 @@ struct LmdbConfig {
   std::size_t map_size = std::size_t{64} << 30;
   // Concurrent read transactions; each get holds one only while it copies a value out.
   unsigned max_readers = 126;
+  // The largest image a value may hold (the upload limit): a larger one is refused before it is
+  // copied out of the map.
+  std::size_t max_value_bytes = std::size_t{16} << 20;
 };
 
 class LmdbStore : public Store {
@@ -33,7 +36,8 @@ class LmdbStore : public Store {
   LmdbStore(const LmdbStore&) = delete;
   LmdbStore& operator=(const LmdbStore&) = delete;
 
-  // A memory-mapped read, inline on the caller's thread, copied out of the map.
+  // A memory-mapped read, inline on the caller's thread, copied out of the map. Error(internal)
+  // for a value over max_value_bytes (logged with its key and size, never copied).
   boost::asio::awaitable<std::optional<SharedBytes>> get(std::string key) override;
 
   // One write transaction on the blocking executor; resumes on the caller's executor once
@@ -56,6 +60,7 @@ class LmdbStore : public Store {
   std::unique_ptr<MDB_env, EnvCloser> env_;
   unsigned int dbi_ = 0;  // MDB_dbi
   std::size_t max_key_size_ = 0;
+  std::size_t max_value_bytes_ = 0;
   boost::asio::any_io_executor blocking_;
 };
 

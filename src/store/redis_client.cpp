@@ -2,6 +2,7 @@
 
 #include <spdlog/spdlog.h>
 
+#include <atomic>
 #include <boost/asio/associated_executor.hpp>
 #include <boost/asio/async_result.hpp>
 #include <boost/asio/dispatch.hpp>
@@ -19,6 +20,34 @@ boost::asio::ip::tcp::endpoint pick(const boost::asio::ip::tcp::resolver::result
   }
   return results.begin()->endpoint();
 }
+
+using PipelineHandler =
+    boost::asio::any_completion_handler<void(std::exception_ptr, std::vector<RedisReply>)>;
+
+// Collects the replies of a pipeline and completes its caller once, after the last one. Each
+// command completes on the caller's executor, which may be a multi-threaded pool: the slots are
+// written by distinct commands and published by the counter.
+class PipelineReplies {
+ public:
+  PipelineReplies(std::size_t count, PipelineHandler handler)
+      : replies_(count), errors_(count), left_(count), handler_(std::move(handler)) {}
+
+  void complete(std::size_t index, std::exception_ptr error, RedisReply reply) {
+    errors_[index] = std::move(error);
+    replies_[index] = std::move(reply);
+    if (left_.fetch_sub(1, std::memory_order_acq_rel) != 1) return;
+    for (std::exception_ptr& e : errors_) {
+      if (e) return std::move(handler_)(std::move(e), std::vector<RedisReply>{});
+    }
+    std::move(handler_)(nullptr, std::move(replies_));
+  }
+
+ private:
+  std::vector<RedisReply> replies_;
+  std::vector<std::exception_ptr> errors_;
+  std::atomic<std::size_t> left_;
+  PipelineHandler handler_;
+};
 
 }  // namespace
 
@@ -54,6 +83,44 @@ boost::asio::awaitable<RedisReply> RedisClient::command(std::vector<SharedBytes>
         start(std::move(command_args), RedisRequest::Handler(std::move(handler)), caller);
       },
       boost::asio::use_awaitable, std::move(args));
+}
+
+boost::asio::awaitable<std::vector<RedisReply>> RedisClient::pipeline(
+    std::vector<std::vector<SharedBytes>> commands) {
+  return boost::asio::async_initiate<const boost::asio::use_awaitable_t<>&,
+                                     void(std::exception_ptr, std::vector<RedisReply>)>(
+      [this](auto handler, std::vector<std::vector<SharedBytes>> all) {
+        const boost::asio::any_io_executor caller =
+            boost::asio::get_associated_executor(handler, strand_);
+        start_all(std::move(all), PipelineHandler(std::move(handler)), caller);
+      },
+      boost::asio::use_awaitable, std::move(commands));
+}
+
+void RedisClient::start_all(std::vector<std::vector<SharedBytes>> commands, PipelineHandler handler,
+                            const boost::asio::any_io_executor& caller) {
+  if (commands.empty()) {
+    boost::asio::post(caller, [h = std::move(handler)]() mutable {
+      std::move(h)(nullptr, std::vector<RedisReply>{});
+    });
+    return;
+  }
+  auto replies = std::make_shared<PipelineReplies>(commands.size(), std::move(handler));
+  std::vector<std::shared_ptr<RedisRequest>> requests;
+  requests.reserve(commands.size());
+  for (std::size_t i = 0; i < commands.size(); ++i) {
+    auto done = [replies, i](std::exception_ptr error, RedisReply reply) {
+      replies->complete(i, std::move(error), std::move(reply));
+    };
+    requests.push_back(std::make_shared<RedisRequest>(
+        std::move(commands[i]), RedisRequest::Handler(std::move(done)), caller,
+        boost::asio::any_io_executor(strand_)));
+  }
+  // One strand job submits them all, so hiredis puts them in one output buffer: one write, and
+  // Redis answers them together.
+  boost::asio::dispatch(strand_, [this, requests = std::move(requests)] {
+    for (const auto& request : requests) submit(request);
+  });
 }
 
 void RedisClient::start(std::vector<SharedBytes> args, RedisRequest::Handler handler,

@@ -7,12 +7,14 @@
 // (which owns its io_context), hiredis state must stay on one strand, and this way a burst of
 // CPU work on the HTTP threads (base64 of 16 MB answers) never delays Redis replies, nor the
 // reverse. Callers on any executor co_await command(); they resume on their own executor.
+#include <boost/asio/any_completion_handler.hpp>
 #include <boost/asio/awaitable.hpp>
 #include <boost/asio/executor_work_guard.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/strand.hpp>
 #include <chrono>
+#include <exception>
 #include <memory>
 #include <string>
 #include <thread>
@@ -48,6 +50,11 @@ class RedisClient {
   // Throws Error(unavailable) when Redis cannot be reached or does not answer in time.
   boost::asio::awaitable<RedisReply> command(std::vector<SharedBytes> args);
 
+  // Sends several commands written together (one round trip) and returns their replies in
+  // order. Throws like command() when any of them gets no reply.
+  boost::asio::awaitable<std::vector<RedisReply>> pipeline(
+      std::vector<std::vector<SharedBytes>> commands);
+
   const RedisClientSettings& settings() const noexcept { return settings_; }
 
  private:
@@ -55,6 +62,11 @@ class RedisClient {
 
   void start(std::vector<SharedBytes> args, RedisRequest::Handler handler,
              const boost::asio::any_io_executor& caller);
+  void start_all(
+      std::vector<std::vector<SharedBytes>> commands,
+      boost::asio::any_completion_handler<void(std::exception_ptr, std::vector<RedisReply>)>
+          handler,
+      const boost::asio::any_io_executor& caller);
   void submit(const std::shared_ptr<RedisRequest>& request);
   void arm_deadline(const std::shared_ptr<RedisRequest>& request);
   void connect();

@@ -4,6 +4,7 @@
 // raw bytes, or data-URL strings when configured to run beside the peers.
 #include <boost/asio/awaitable.hpp>
 #include <chrono>
+#include <cstddef>
 #include <string>
 #include <vector>
 
@@ -18,6 +19,9 @@ struct RedisConfig {
   ValueFormat write_format = ValueFormat::raw;
   std::chrono::milliseconds connect_timeout{2000};
   std::chrono::milliseconds command_timeout{2000};
+  // The largest image a value may hold (the upload limit): a raw value above it, or a data URL
+  // above its base64 form, is refused without being read whole.
+  std::size_t max_value_bytes = std::size_t{16} << 20;
 };
 
 class RedisStore : public Store {
@@ -26,9 +30,11 @@ class RedisStore : public Store {
   // answering 503 until it is up).
   explicit RedisStore(RedisConfig config);
 
-  // GET; a data-URL value is decoded, anything else is the bytes themselves.
+  // The value at `key`: a data-URL value is decoded, anything else is the bytes themselves.
+  // One round trip for a value up to 256 KiB (EXISTS, STRLEN and its first 256 KiB, pipelined);
+  // a second one reads a larger value whole once its size is known to be acceptable.
   // Error(unavailable) when Redis is down, slow or refuses; Error(internal) for a value that is
-  // not a string or an unreadable data URL.
+  // not a string, an unreadable data URL, or one over the size limit (logged, never read whole).
   boost::asio::awaitable<std::optional<SharedBytes>> get(std::string key) override;
 
   // SET, acknowledged by Redis (durability is Redis' own persistence setting).
@@ -41,8 +47,14 @@ class RedisStore : public Store {
   boost::asio::awaitable<RedisReply> command(std::vector<std::string> args);
 
  private:
+  boost::asio::awaitable<std::string> read_rest(const std::string& key);
+  void check_size(const std::string& key, std::size_t size, std::size_t limit) const;
+  SharedBytes decode(const std::string& key, std::string value) const;
+
   RedisClient client_;
   const ValueFormat write_format_;
+  const std::size_t max_value_bytes_;   // raw bytes
+  const std::size_t max_stored_bytes_;  // a value as stored: the data-URL form of the above
 };
 
 }  // namespace imagecpp::store

@@ -44,6 +44,12 @@ std::string encode_data_url(std::string_view bytes) {
   return value;
 }
 
+std::size_t max_data_url_size(std::size_t max_bytes) noexcept {
+  constexpr std::size_t kMaxMime = 127;
+  return kPrefix.size() + kMaxMime + std::string_view(";base64,").size() +
+         base64::encoded_size(max_bytes);
+}
+
 bool is_data_url(std::string_view value) noexcept {
   return value.starts_with(kPrefix);
 }

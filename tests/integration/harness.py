@@ -429,6 +429,15 @@ def send(conn, method, path, body=None, headers=None):
     return response.status, {k.lower(): v for k, v in response.getheaders()}, data
 
 
+def rss_bytes(pid):
+    """Resident memory of a process (VmRSS in /proc/<pid>/status)."""
+    with open("/proc/%d/status" % pid) as f:
+        for line in f:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) * 1024
+    raise AssertionError("no VmRSS for pid %d" % pid)
+
+
 def parse_metrics(text):
     out = {}
     for line in text.splitlines():

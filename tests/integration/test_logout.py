@@ -9,6 +9,7 @@ import time
 import unittest
 
 from auth_double import AuthDouble
+from harness import rss_bytes
 from rabbit_server import RabbitServer
 from remote_service import RemoteService, new_token
 
@@ -117,6 +118,21 @@ class LogoutTest(unittest.TestCase):
                          dropped + len(garbage))
         self.assertEqual(self.svc.readyz()[1]["broker"], "connected")
         self.assertNotIn(token.split("-", 1)[1], self.svc.log())
+
+    def test_an_oversized_message_is_skipped_without_being_held(self):
+        dropped = self.svc.metric("imagecpp_logout_messages_dropped_total")
+        token = self.cached_then_revoked()
+        before = rss_bytes(self.svc.proc.pid)
+        # 64 MiB: half RabbitMQ's own default limit, a thousand times the consumer's (64 KiB).
+        self.rabbit.publish(b'{"type": "logout", "message": "bearer ' + b"a" * (64 << 20) + b'"}')
+        self.rabbit.publish(node_logout(token))
+        self.wait_rejected(token, timeout=60)  # the next message still applies
+        growth = rss_bytes(self.svc.proc.pid) - before
+        sys.stderr.write("\n64 MiB logout message skipped: service RSS %+.1f MB\n" % (growth / 1e6))
+        self.assertLess(growth, 16 << 20)  # read whole, it would be 64 MiB and more
+        self.assertEqual(self.svc.metric("imagecpp_logout_messages_dropped_total"), dropped + 1)
+        self.assertIn("dropped a %d-byte message" % ((64 << 20) + 40), self.svc.log())
+        self.assertEqual(self.svc.readyz()[1]["broker"], "connected")
 
     def test_two_instances_each_drop_the_token(self):
         with RemoteService(self.double.url, rabbit_url=self.rabbit.url) as other:

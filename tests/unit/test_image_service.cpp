@@ -26,7 +26,10 @@ class ImageServiceTest : public ::testing::TestWithParam<std::size_t> {
 
   test::TempDir dir_;
   asio::thread_pool blocking_{1};
-  store::LmdbStore store_{store::LmdbConfig{.dir = dir_.path() / "data"}, blocking_.get_executor()};
+  // A small value limit, to store values over it cheaply.
+  store::LmdbStore store_{
+      store::LmdbConfig{.dir = dir_.path() / "data", .max_value_bytes = 4 << 20},
+      blocking_.get_executor()};
   WorkerPool workers_{2, 8};
   BytesCache cache_{GetParam()};
   ImageService service_{store_, workers_, cache_, ServiceSettings{}};
@@ -37,7 +40,22 @@ class ImageServiceTest : public ::testing::TestWithParam<std::size_t> {
   std::optional<SharedBytes> stored(const std::string& key) {
     return test::run_awaitable(store_.get(key));
   }
+  void store(const std::string& key, std::string value) {
+    test::run_awaitable(store_.put(key, share(std::move(value))));
+  }
+  template <typename Result>
+  ErrorCode error_of(asio::awaitable<Result> work) {
+    try {
+      test::run_awaitable(std::move(work));
+    } catch (const Error& e) {
+      return e.code();
+    }
+    ADD_FAILURE() << "succeeded";
+    return ErrorCode::bad_input;
+  }
 };
+
+constexpr int kSizes[] = {160, 320, 640, 800, 1024, 1200};
 
 TEST_P(ImageServiceTest, OriginalComesBackByteForByte) {
   const std::string jpeg = test::image_bytes("snake.jpg");
@@ -136,6 +154,65 @@ TEST_P(ImageServiceTest, HotVariantsAndOriginalsAreServedFromTheCache) {
   EXPECT_EQ(again.bytes.get(), first.bytes.get());
   EXPECT_GE(stats.hits, 2u);
   EXPECT_EQ(stats.entries, 2u);  // "{id}" and "{id}_160"
+}
+
+// Another writer's garbage under a variant key, or a value too large to read: computed again from
+// the original, answered, and written over the bad value.
+TEST_P(ImageServiceTest, UnusableVariantsAreComputedAgainAndWrittenOver) {
+  const std::string id = create(test::image_bytes("snake.png"));
+  store(id + "_320", "garbage, not an image");
+  store(id + "_160", std::string(5 << 20, '\xff'));  // over the store's limit
+  store(id + "_jpeg", "");
+  for (const int size : {320, 160}) {
+    const Image image = test::run_awaitable(service_.variant(id, size));
+    EXPECT_EQ(image.format, Format::jpeg);
+    EXPECT_EQ(inspect(*image.bytes, Limits{}).dimensions.width, static_cast<unsigned>(size));
+    ASSERT_TRUE(stored(id + "_" + std::to_string(size)));
+    EXPECT_EQ(**stored(id + "_" + std::to_string(size)), *image.bytes);
+  }
+  const Image jpeg = test::run_awaitable(service_.original_jpeg(id));
+  EXPECT_EQ(inspect(*jpeg.bytes, Limits{}).dimensions.width, 600u);
+  EXPECT_EQ(**stored(id + "_jpeg"), *jpeg.bytes);
+  EXPECT_EQ(service_.stats().variants_computed.load(), 3u);
+  // Good values now: read, not computed again.
+  test::run_awaitable(service_.variant(id, 320));
+  test::run_awaitable(service_.variant(id, 160));
+  EXPECT_EQ(service_.stats().variants_computed.load(), 3u);
+}
+
+// An original that is not an image is the same 500 on every route, every time, and never kept
+// in the cache.
+TEST_P(ImageServiceTest, AnOriginalThatIsNotAnImageIsInternalOnEveryRoute) {
+  const std::string id = "3f2b6c1e-9d4a-4f7b-8a1c-0e5d2f6a7b8c";
+  store(id, "this is not an image");
+  for (int round = 0; round < 2; ++round) {
+    EXPECT_EQ(error_of(service_.original(id)), ErrorCode::internal);
+    EXPECT_EQ(error_of(service_.original_jpeg(id)), ErrorCode::internal);
+    for (const int size : kSizes) {
+      EXPECT_EQ(error_of(service_.variant(id, size)), ErrorCode::internal) << size;
+    }
+  }
+  EXPECT_EQ(cache_.stats().entries, 0u);
+  EXPECT_FALSE(stored(id + "_320"));
+
+  const std::string huge = "4f2b6c1e-9d4a-4f7b-8a1c-0e5d2f6a7b8c";
+  store(huge, test::image_bytes("snake.jpg") + std::string(5 << 20, '\0'));  // over the limit
+  EXPECT_EQ(error_of(service_.original(huge)), ErrorCode::internal);
+  EXPECT_EQ(error_of(service_.original_jpeg(huge)), ErrorCode::internal);
+  EXPECT_EQ(error_of(service_.variant(huge, 320)), ErrorCode::internal);
+  EXPECT_EQ(cache_.stats().entries, 0u);
+}
+
+// An original that looks like an image but cannot be decoded is damaged in the store: a 500,
+// not the client's 400.
+TEST_P(ImageServiceTest, AnUndecodableOriginalIsInternalForItsVariants) {
+  const std::string id = "5f2b6c1e-9d4a-4f7b-8a1c-0e5d2f6a7b8c";
+  store(id, test::image_bytes("snake.png").substr(0, 2000));
+  for (const int size : kSizes) {
+    EXPECT_EQ(error_of(service_.variant(id, size)), ErrorCode::internal) << size;
+  }
+  EXPECT_EQ(error_of(service_.original_jpeg(id)), ErrorCode::internal);
+  EXPECT_EQ(service_.stats().variants_computed.load(), 0u);
 }
 
 INSTANTIATE_TEST_SUITE_P(CacheOffAndOn, ImageServiceTest,

@@ -183,3 +183,38 @@ TEST_F(LmdbStoreTest, UnopenableDirectoryIsUnavailable) {
     EXPECT_EQ(e.code(), ErrorCode::unavailable);
   }
 }
+
+namespace {
+
+// Anonymous memory of this process: a value copied out of the map lands there, whereas the
+// map's own pages are file-backed.
+std::size_t anonymous_rss_bytes() {
+  std::ifstream status("/proc/self/status");
+  std::string line;
+  while (std::getline(status, line)) {
+    if (line.starts_with("RssAnon:")) return std::stoull(line.substr(8)) * 1024;
+  }
+  return 0;
+}
+
+}  // namespace
+
+TEST_F(LmdbStoreTest, OversizedValueIsRefusedWithoutBeingCopied) {
+  LmdbConfig limited = config();
+  limited.max_value_bytes = 1 << 20;
+  LmdbStore store(limited, pool_.get_executor());
+  put(store, "exact", std::string(1 << 20, 'e'));
+  put(store, "huge", std::string(std::size_t{64} << 20, 'h'));
+  EXPECT_EQ(get(store, "exact")->size(), std::size_t{1} << 20);
+  const std::size_t before = anonymous_rss_bytes();
+  for (int i = 0; i < 3; ++i) {
+    try {
+      get(store, "huge");
+      ADD_FAILURE() << "read";
+    } catch (const Error& e) {
+      EXPECT_EQ(e.code(), ErrorCode::internal);
+    }
+  }
+  // Three copies would be 192 MiB.
+  EXPECT_LT(anonymous_rss_bytes(), before + (std::size_t{32} << 20));
+}

@@ -153,6 +153,108 @@ TEST_F(RedisStoreTest, SixteenMegabyteValues) {
   EXPECT_EQ(get(peers_way, "big-url"), big);
 }
 
+namespace {
+
+// Bytes Redis has written to its clients since the last CONFIG RESETSTAT.
+long long net_output_bytes(RedisStore& store) {
+  const std::string info = raw(store, {"INFO", "stats"}).text;
+  const std::string field = "total_net_output_bytes:";
+  const std::size_t at = info.find(field);
+  if (at == std::string::npos) return -1;
+  return std::stoll(info.substr(at + field.size()));
+}
+
+}  // namespace
+
+// A value over the limit is refused, and what Redis sent for it is far below its size: it was
+// never transferred, so it was never held.
+TEST_F(RedisStoreTest, OversizedRawValueIsRefusedWithoutBeingTransferred) {
+  RedisStore store(config_for(server_, 10'000ms));  // the default limit: 16 MiB
+  raw(store, {"SET", "huge", std::string(64u << 20, 'x')});
+  raw(store, {"CONFIG", "RESETSTAT"});
+  for (int i = 0; i < 3; ++i) EXPECT_EQ(get_error(store, "huge").first, ErrorCode::internal);
+  EXPECT_LT(net_output_bytes(store), 3 * (1 << 20));  // 3 x 64 MiB if read
+}
+
+TEST_F(RedisStoreTest, OversizedDataUrlIsRefusedWithoutBeingTransferred) {
+  RedisStore store(config_for(server_, 10'000ms));
+  // Base64 of 24 MiB: more than any 16 MiB upload gives, in the peers' layout.
+  raw(store, {"SET", "huge-url", "data:image/jpeg;base64," + std::string(32u << 20, 'A')});
+  raw(store, {"CONFIG", "RESETSTAT"});
+  EXPECT_EQ(get_error(store, "huge-url").first, ErrorCode::internal);
+  EXPECT_LT(net_output_bytes(store), 1 << 20);
+}
+
+// Between the two limits: a raw value must fit the raw limit, even though a data URL of that
+// length would be accepted.
+TEST_F(RedisStoreTest, RawValueOverTheRawLimitIsRefused) {
+  RedisConfig config = config_for(server_);
+  config.max_value_bytes = 3 << 20;
+  RedisStore store(std::move(config));
+  const std::string url = encode_data_url(random_bytes(3u << 20, 7));
+  raw(store, {"SET", "url", url});
+  raw(store, {"SET", "raw", std::string((3u << 20) + 1, 'r')});
+  raw(store, {"SET", "exact", std::string(3u << 20, 'e')});
+  EXPECT_EQ(get(store, "url")->size(), 3u << 20);
+  EXPECT_EQ(get_error(store, "raw").first, ErrorCode::internal);
+  EXPECT_EQ(get(store, "exact")->size(), 3u << 20);
+}
+
+// Around the first read's size (the second round trip starts there), and the empty string,
+// which is a value, not a missing key.
+TEST_F(RedisStoreTest, ValuesOfEverySizeAroundTheFirstRead) {
+  RedisStore store(config_for(server_, 10'000ms));
+  for (const std::size_t n :
+       {std::size_t{0}, std::size_t{1}, std::size_t{256 << 10} - 1, std::size_t{256 << 10},
+        std::size_t{256 << 10} + 1, std::size_t{5} << 20}) {
+    const std::string value = random_bytes(n, static_cast<unsigned>(n));
+    put(store, "v", value);
+    EXPECT_EQ(get(store, "v"), value) << n;
+  }
+  EXPECT_EQ(get(store, "missing"), std::nullopt);
+}
+
+// A server that answers nothing until it has received every command of a read: a client that
+// waited for one reply before sending the next command would get no value at all.
+TEST(RedisStorePipeline, ASmallValueIsReadInOneRoundTrip) {
+  const int listener = ::socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  ASSERT_EQ(::bind(listener, reinterpret_cast<sockaddr*>(&addr), sizeof addr), 0);
+  ASSERT_EQ(::listen(listener, 1), 0);
+  socklen_t len = sizeof addr;
+  ::getsockname(listener, reinterpret_cast<sockaddr*>(&addr), &len);
+  std::string received;
+  std::thread server([listener, &received] {
+    const int fd = ::accept(listener, nullptr, nullptr);
+    if (fd < 0) return;
+    char buf[4096];
+    while (received.find("GETRANGE") == std::string::npos) {
+      const ssize_t n = ::recv(fd, buf, sizeof buf, 0);
+      if (n <= 0) break;
+      received.append(buf, static_cast<std::size_t>(n));
+    }
+    // Only now, all at once: EXISTS 1, STRLEN 5, then the value.
+    const std::string replies = ":1\r\n:5\r\n$5\r\nhello\r\n";
+    ::send(fd, replies.data(), replies.size(), MSG_NOSIGNAL);
+    while (::recv(fd, buf, sizeof buf, 0) > 0) {
+    }
+    ::close(fd);
+  });
+  {
+    RedisStore store(RedisConfig{.endpoint = parse_redis_url("127.0.0.1", ntohs(addr.sin_port)),
+                                 .connect_timeout = 5000ms,
+                                 .command_timeout = 5000ms});
+    EXPECT_EQ(get(store, "k"), "hello");
+  }
+  server.join();
+  ::close(listener);
+  EXPECT_NE(received.find("EXISTS"), std::string::npos);
+  EXPECT_NE(received.find("STRLEN"), std::string::npos);
+  EXPECT_NE(received.find("GETRANGE"), std::string::npos);
+}
+
 TEST_F(RedisStoreTest, ManyCommandsInFlightOnOneConnection) {
   RedisStore store(config_for(server_, 10'000ms));
   boost::asio::thread_pool callers(4);
