@@ -119,7 +119,12 @@ boost::asio::awaitable<SharedBytes> ImageService::compute(const std::string& id,
   if (SharedBytes hot = cache_.get(key)) co_return hot;
   if (SharedBytes stored = co_await stored_derived(key)) co_return stored;
   SharedBytes original = co_await load_original(id, false);
-  Rendered rendered = co_await render(id, original, box);
+  // An original accepted at upload whose pixels cannot be decoded (cut short) answers 400, as
+  // documented for hostile uploads; one that is not an image at all was refused above (500).
+  const RenderOptions options{box, settings_.jpeg_quality};
+  const Limits limits = settings_.limits;
+  auto job = [original, options, limits] { return render_jpeg(*original, options, limits); };
+  Rendered rendered = co_await workers_.run(std::move(job));
   SharedBytes result = rendered.passthrough ? original : share(std::move(rendered.jpeg));
   stats_.variants_computed.fetch_add(1, std::memory_order_relaxed);
   if (!cache_.enabled()) {
@@ -133,24 +138,6 @@ boost::asio::awaitable<SharedBytes> ImageService::compute(const std::string& id,
   const auto executor = co_await boost::asio::this_coro::executor;
   boost::asio::co_spawn(executor, write_behind(key, result), boost::asio::detached);
   co_return result;
-}
-
-// The original was checked at upload: one that cannot be decoded now is damaged in the store
-// (or was written by someone else), a 500 like an original that is not an image at all, not
-// the client's 400.
-boost::asio::awaitable<Rendered> ImageService::render(const std::string& id, SharedBytes original,
-                                                      std::optional<int> box) {
-  const RenderOptions options{box, settings_.jpeg_quality};
-  const Limits limits = settings_.limits;
-  auto job = [original, options, limits] { return render_jpeg(*original, options, limits); };
-  std::string why;
-  try {
-    co_return co_await workers_.run(std::move(job));
-  } catch (const Error& e) {
-    if (e.code() != ErrorCode::bad_input) throw;
-    why = e.what();
-  }
-  throw Error(ErrorCode::internal, "stored original " + id + " cannot be rendered: " + why);
 }
 
 boost::asio::awaitable<void> ImageService::write_behind(std::string key, SharedBytes bytes) {

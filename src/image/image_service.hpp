@@ -65,8 +65,6 @@ class ImageService {
   boost::asio::awaitable<Image> derived(const std::string& id, const std::string& key,
                                         std::optional<int> box);
   boost::asio::awaitable<SharedBytes> stored_derived(const std::string& key);
-  boost::asio::awaitable<Rendered> render(const std::string& id, SharedBytes original,
-                                          std::optional<int> box);
   boost::asio::awaitable<SharedBytes> compute(const std::string& id, const std::string& key,
                                               std::optional<int> box);
   boost::asio::awaitable<void> write_behind(std::string key, SharedBytes bytes);

@@ -203,16 +203,18 @@ TEST_P(ImageServiceTest, AnOriginalThatIsNotAnImageIsInternalOnEveryRoute) {
   EXPECT_EQ(cache_.stats().entries, 0u);
 }
 
-// An original that looks like an image but cannot be decoded is damaged in the store: a 500,
-// not the client's 400.
-TEST_P(ImageServiceTest, AnUndecodableOriginalIsInternalForItsVariants) {
+// An original whose header is fine but whose pixels are cut short is what the upload checks
+// accept (they read headers only): its variants are the documented 400 "stored image cannot be
+// decoded", every time, and nothing is stored for them.
+TEST_P(ImageServiceTest, AnUndecodableOriginalIsBadInputForItsVariants) {
   const std::string id = "5f2b6c1e-9d4a-4f7b-8a1c-0e5d2f6a7b8c";
   store(id, test::image_bytes("snake.png").substr(0, 2000));
   for (const int size : kSizes) {
-    EXPECT_EQ(error_of(service_.variant(id, size)), ErrorCode::internal) << size;
+    EXPECT_EQ(error_of(service_.variant(id, size)), ErrorCode::bad_input) << size;
   }
-  EXPECT_EQ(error_of(service_.original_jpeg(id)), ErrorCode::internal);
+  EXPECT_EQ(error_of(service_.original_jpeg(id)), ErrorCode::bad_input);
   EXPECT_EQ(service_.stats().variants_computed.load(), 0u);
+  EXPECT_FALSE(stored(id + "_320"));
 }
 
 INSTANTIATE_TEST_SUITE_P(CacheOffAndOn, ImageServiceTest,
