@@ -141,8 +141,9 @@ awaitable<http::Response> Api::handle(http::Request& request, http::Exchange& ex
     response = co_await dispatch(ctx);
   } catch (const Error& e) {
     if (e.code() == ErrorCode::internal || e.code() == ErrorCode::unavailable) {
-      spdlog::error("[{}] {} {}: {}", exchange.correlation_id, request.method_string(),
-                    exchange.route, e.what());
+      // A reported failure is already in the log once per burst; per request it is detail.
+      spdlog::log(e.reported() ? spdlog::level::debug : spdlog::level::err, "[{}] {} {}: {}",
+                  exchange.correlation_id, request.method_string(), exchange.route, e.what());
     }
     response = error_response(e, version);
   } catch (const std::exception& e) {
