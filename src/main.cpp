@@ -51,6 +51,9 @@ Auth make_auth(const config::Config& c) {
                                .ca_file = c.auth_ca_file.string(),
                                .cache_ttl = c.auth_cache_ttl,
                                .cache_size = c.auth_cache_size,
+                               .rejected_ttl = c.auth_rejected_ttl,
+                               .rejected_cache_size = c.auth_rejected_cache_size,
+                               .max_in_flight = c.auth_max_in_flight,
                                .rabbit_url = c.rabbit_url});
   return a;
 }

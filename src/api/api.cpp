@@ -211,8 +211,10 @@ http::Response Api::early(unsigned status, unsigned version) const {
 // The answer to an Error, logged when it is ours or a dependency's fault.
 http::Response Api::error_answer(Context& ctx, const Error& e) const {
   if (e.code() == ErrorCode::internal || e.code() == ErrorCode::unavailable) {
-    spdlog::error("[{}] {} {}: {}", ctx.exchange.correlation_id, ctx.request.method_string(),
-                  ctx.exchange.route, e.what());
+    // A reported failure is already in the log once per burst; per request it is detail.
+    spdlog::log(e.reported() ? spdlog::level::debug : spdlog::level::err, "[{}] {} {}: {}",
+                ctx.exchange.correlation_id, ctx.request.method_string(), ctx.exchange.route,
+                e.what());
   }
   http::Response response = error_response(e, ctx.version);
   finish(ctx, response);

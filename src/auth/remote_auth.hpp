@@ -17,6 +17,7 @@ namespace imagecpp::auth {
 
 class CachingVerifier;
 class HttpClient;
+class RemoteVerifier;
 
 struct RemoteAuthSettings {
   std::string auth_service_url = "http://localhost:3000";
@@ -24,6 +25,9 @@ struct RemoteAuthSettings {
   std::string ca_file;
   std::chrono::seconds cache_ttl{3600};
   std::size_t cache_size = 100'000;
+  std::chrono::seconds rejected_ttl{10};
+  std::size_t rejected_cache_size = 10'000;
+  std::size_t max_in_flight = 32;               // calls to the auth service at once (503 beyond)
   std::string rabbit_url = "amqp://localhost";  // empty: no logout consumer
 };
 
@@ -45,7 +49,10 @@ class RemoteAuth {
   void stop();
 
  private:
+  void register_limit_metrics(metrics::Registry& registry) const;
+
   std::shared_ptr<HttpClient> client_;
+  RemoteVerifier* remote_ = nullptr;  // owned by verifier_ (read for its metrics)
   std::unique_ptr<CachingVerifier> verifier_;
   std::unique_ptr<events::LogoutConsumer> consumer_;
 };

@@ -1,12 +1,14 @@
 #include "auth/remote_verifier.hpp"
 
+#include <spdlog/spdlog.h>
+
+#include <algorithm>
 #include <boost/json/parse.hpp>
 #include <boost/json/value.hpp>
 #include <boost/system/system_error.hpp>
 #include <string>
 
 #include "auth/bearer.hpp"
-#include "core/error.hpp"
 
 namespace imagecpp::auth {
 namespace {
@@ -14,7 +16,7 @@ namespace {
 constexpr std::string_view kCurrentUserPath = "/v1/users/current";
 
 std::optional<std::string> id_of(const boost::json::value& id) {
-  if (const auto* s = id.if_string(); s && !s->empty()) return std::string(*s);
+  if (const auto* s = id.if_string()) return std::string(*s);
   if (id.is_int64()) return std::to_string(id.as_int64());
   if (id.is_uint64()) return std::to_string(id.as_uint64());
   return std::nullopt;
@@ -27,19 +29,33 @@ Error unavailable(std::string_view token, std::string_view why) {
 
 }  // namespace
 
-std::optional<User> parse_user(std::string_view body) {
+std::optional<std::string_view> user_id_problem(std::string_view id) {
+  if (id.empty()) return "empty user id";
+  if (id.size() > kMaxUserIdBytes) return "user id too long";
+  const bool printable =
+      std::all_of(id.begin(), id.end(), [](char c) { return c > ' ' && c < 0x7f; });
+  if (!printable) return "user id with a space, control or non-ASCII byte";
+  return std::nullopt;
+}
+
+UserAnswer read_user(std::string_view body) {
   boost::system::error_code ec;
   const boost::json::value doc = boost::json::parse(body, ec);
   const auto* object = ec ? nullptr : doc.if_object();
-  if (object == nullptr) return std::nullopt;
+  if (object == nullptr) return {std::nullopt, "not a JSON object"};
   const auto* id = object->if_contains("id");
   auto id_text = id ? id_of(*id) : std::nullopt;
-  if (!id_text) return std::nullopt;
+  if (!id_text) return {std::nullopt, "no string or integer id"};
+  if (const auto problem = user_id_problem(*id_text)) return {std::nullopt, *problem};
   User user{std::move(*id_text), {}};
   if (const auto* name = object->if_contains("name"); name && name->is_string()) {
     user.name = std::string(name->as_string());
   }
-  return user;
+  return {std::move(user), {}};
+}
+
+std::optional<User> parse_user(std::string_view body) {
+  return read_user(body).user;
 }
 
 RemoteVerifier::RemoteVerifier(std::shared_ptr<HttpClient> client) : client_(std::move(client)) {}
@@ -55,10 +71,10 @@ boost::asio::awaitable<User> RemoteVerifier::verify(std::string token) {
   }
   switch (response.status) {
     case 200: {
-      auto user = parse_user(response.body);
-      // A 200 without a user is a broken auth service, not a verdict on the token.
-      if (!user) throw unavailable(token, "200 without a user id");
-      co_return std::move(*user);
+      auto answer = read_user(response.body);
+      // A 200 without a usable user is a broken auth service, not a verdict on the token.
+      if (!answer.user) throw invalid_answer(token, answer.problem, response.body.size());
+      co_return std::move(*answer.user);
     }
     case 401:
     case 403:
@@ -68,6 +84,22 @@ boost::asio::awaitable<User> RemoteVerifier::verify(std::string token) {
     default:
       throw unavailable(token, "answered " + std::to_string(response.status));
   }
+}
+
+// Counts and logs (once per burst) an answer that is not a user; the error is marked reported
+// so that the HTTP edge does not log it again for each request of the burst.
+Error RemoteVerifier::invalid_answer(std::string_view token, std::string_view problem,
+                                     std::size_t body_bytes) {
+  invalid_answers_.fetch_add(1, std::memory_order_relaxed);
+  const std::string detail = "200 without a usable user: " + std::string(problem) + ", " +
+                             std::to_string(body_bytes) + "-byte body";
+  if (const auto held_back = invalid_log_.admit()) {
+    spdlog::error("auth service: {} (token {}){}", detail, token_tag(token),
+                  log::held_back_note(*held_back));
+  }
+  Error error = unavailable(token, detail);
+  error.mark_reported();
+  return error;
 }
 
 }  // namespace imagecpp::auth

@@ -158,6 +158,20 @@ void add_remote_auth_options(CLI::App& app, Config& c) {
       ->envname("RABBIT_URL");
 }
 
+// Remote auth mode: what protects the auth service (and us) from floods of unknown tokens.
+void add_auth_limit_options(CLI::App& app, Config& c) {
+  app.add_option("--auth-max-in-flight", c.auth_max_in_flight,
+                 "Auth service calls at once (checks beyond answer 503)")
+      ->envname("IMAGE_AUTH_MAX_IN_FLIGHT")
+      ->check(CLI::PositiveNumber);
+  duration_option(app, "--auth-rejected-ttl", c.auth_rejected_ttl, "IMAGE_AUTH_REJECTED_TTL",
+                  "Seconds a token the auth service rejected is answered 401 without asking");
+  app.add_option("--auth-rejected-cache-size", c.auth_rejected_cache_size,
+                 "Most rejected tokens remembered (LRU beyond)")
+      ->envname("IMAGE_AUTH_REJECTED_CACHE_SIZE")
+      ->check(CLI::PositiveNumber);
+}
+
 void add_log_options(CLI::App& app, Config& c) {
   const std::map<std::string, LogFormat> formats{{"text", LogFormat::text},
                                                  {"json", LogFormat::json}};
@@ -190,6 +204,7 @@ std::optional<Config> load(int argc, char** argv, int& exit_code) {
   add_redis_options(app, c);
   add_auth_options(app, c);
   add_remote_auth_options(app, c);
+  add_auth_limit_options(app, c);
   add_log_options(app, c);
   try {
     app.parse(argc, argv);

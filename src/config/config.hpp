@@ -60,6 +60,11 @@ struct Config {
   std::uint64_t auth_cache_size = 100'000;
   std::filesystem::path auth_ca_file;  // extra trusted CAs for https; empty = system store only
 
+  // Remote auth limits: a flood of unknown tokens must not become a flood of auth service calls.
+  std::uint64_t auth_max_in_flight = 32;       // calls at once; 503 beyond, never a queue
+  std::chrono::seconds auth_rejected_ttl{10};  // a rejected token is answered 401 from memory
+  std::uint64_t auth_rejected_cache_size = 10'000;
+
   // Logout broadcast (remote auth mode only)
   std::string rabbit_url = "amqp://localhost";  // empty = no consumer
 

@@ -37,9 +37,18 @@ class Error : public std::runtime_error {
   ErrorCode code() const noexcept { return code_; }
   const std::vector<FieldError>& fields() const noexcept { return fields_; }
 
+  // Set by a thrower that reports this failure itself, rate-limited (it may repeat on every
+  // request during a burst): the HTTP edge then does not log it once more per request.
+  bool reported() const noexcept { return reported_; }
+  Error& mark_reported() noexcept {
+    reported_ = true;
+    return *this;
+  }
+
  private:
   ErrorCode code_;
   std::vector<FieldError> fields_;
+  bool reported_ = false;
 };
 
 }  // namespace imagecpp

@@ -14,8 +14,10 @@ Token rules (a revoked token is always 401; set_mode() overrides the prefix rule
   lag-*                       -> waits `lag_seconds` (short), then 200
   garbage-*                   -> 200 with a body that is not a user
   anything else               -> 401
-It counts calls per token, keeps connections alive (HTTP/1.1), and can go down (stop listening
-and drop open connections: clients get "connection refused") and come back on the same port.
+It counts calls per token and the most calls it ever answered at once, keeps connections alive
+(HTTP/1.1), and can go down (stop listening and drop open connections: clients get "connection
+refused") and come back on the same port. hold() makes every call wait (whatever its token)
+until release(): a slow auth service whose slowness the test controls.
 """
 
 import collections
@@ -57,7 +59,12 @@ class _Handler(http.server.BaseHTTPRequestHandler):
         header = self.headers.get("Authorization", "")
         token = header[7:] if header.lower().startswith("bearer ") else None
         double._count(token)
-        status, body = double.answer(token)
+        double._enter()
+        try:
+            double._gate.wait(double.hold_seconds)
+            status, body = double.answer(token)
+        finally:
+            double._leave()
         self._send(status, body)
 
     def _send(self, status, body):
@@ -84,6 +91,11 @@ class AuthDouble:
         self.revoked = set()
         self.calls = collections.Counter()
         self.connections_seen = set()
+        self.hold_seconds = 60.0  # the longest a held call waits for release()
+        self.in_flight = 0
+        self.max_in_flight = 0
+        self._gate = threading.Event()
+        self._gate.set()
         self._lock = threading.Lock()
         self._open = set()
         self._server = None
@@ -111,6 +123,13 @@ class AuthDouble:
                 self.modes.pop(token, None)
             else:
                 self.modes[token] = mode
+
+    def hold(self):
+        """Calls from now on wait until release() before they are answered."""
+        self._gate.clear()
+
+    def release(self):
+        self._gate.set()
 
     def revoke(self, token):
         with self._lock:
@@ -148,6 +167,15 @@ class AuthDouble:
     def _count_connection(self, conn):
         with self._lock:
             self.connections_seen.add(id(conn))
+
+    def _enter(self):
+        with self._lock:
+            self.in_flight += 1
+            self.max_in_flight = max(self.max_in_flight, self.in_flight)
+
+    def _leave(self):
+        with self._lock:
+            self.in_flight -= 1
 
     def call_count(self, token):
         with self._lock:

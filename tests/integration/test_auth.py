@@ -1,6 +1,6 @@
 """Remote auth against the auth service double: the token cache (hits, TTL, LRU bound, single
-flight), rejections, an auth service that is down (refused, 500, timeout) giving 503 and
-recovering, keep-alive, public and private reads."""
+flight), rejections (remembered briefly; more in test_auth_limits.py), an auth service that is
+down (refused, 500, timeout) giving 503 and recovering, keep-alive, public and private reads."""
 
 import json
 import threading
@@ -31,14 +31,14 @@ class RemoteAuthTest(unittest.TestCase):
         self.assertEqual(self.svc.upload_tiny(token)[0], 200)
         self.assertEqual(self.double.call_count(token), 1)
 
-    def test_rejections_are_401_and_not_cached(self):
+    def test_rejections_are_401_and_remembered(self):
         for token in (new_token("unknown"), new_token("forbidden"), new_token("notfound")):
             with self.subTest(token=token.split("-")[0]):
                 status, headers, body = self.svc.upload_tiny(token)
                 self.assertEqual(status, 401, body)
                 self.assertEqual(json.loads(body), {"error": "Unauthorized"})
                 self.assertEqual(self.svc.auth_status(token), 401)
-                self.assertEqual(self.double.call_count(token), 2)
+                self.assertEqual(self.double.call_count(token), 1)
 
     def test_no_token_or_another_scheme_asks_nobody(self):
         before = self.double.total_calls()

@@ -13,6 +13,7 @@
 #include <cstdlib>
 #include <memory>
 #include <thread>
+#include <vector>
 
 #include "auth/http_client.hpp"
 #include "auth/remote_verifier.hpp"
@@ -78,6 +79,32 @@ TEST(ParseUser, ReadsTheAuthServiceUser) {
   EXPECT_FALSE(parse_user(R"([{"id":"u1"}])"));
 }
 
+TEST(ParseUser, UserIdsAreShortPrintableAscii) {
+  EXPECT_FALSE(user_id_problem("u1"));
+  EXPECT_FALSE(user_id_problem("!0aZ~"));
+  EXPECT_FALSE(user_id_problem(std::string(kMaxUserIdBytes, 'a')));
+  EXPECT_TRUE(user_id_problem(""));
+  EXPECT_TRUE(user_id_problem(std::string(kMaxUserIdBytes + 1, 'a')));
+  for (const std::string& bad : std::vector<std::string>{
+           "a b", "a\nb", "a\rb", "a\tb", std::string("a\0b", 3), "a\x7f", "caf\xc3\xa9"}) {
+    EXPECT_TRUE(user_id_problem(bad)) << "accepted " << bad.size() << " bytes";
+  }
+}
+
+TEST(ParseUser, AnUnusableIdIsNoUser) {
+  EXPECT_EQ(parse_user(R"({"id":-7})")->id, "-7");
+  EXPECT_FALSE(parse_user(R"({"id":"a\nb"})"));
+  EXPECT_FALSE(parse_user(R"({"id":"a b"})"));
+  EXPECT_FALSE(parse_user(R"({"id":"\u001b[31m"})"));
+  EXPECT_FALSE(parse_user(R"({"id":")" + std::string(500'000, 'a') + R"("})"));
+  EXPECT_FALSE(parse_user(R"({"id":true})"));
+  EXPECT_FALSE(parse_user(R"({"id":1.5})"));
+  const auto answer = read_user(R"({"id":"a\nb"})");
+  EXPECT_FALSE(answer.user);
+  EXPECT_FALSE(answer.problem.empty());
+  EXPECT_EQ(answer.problem.find('\n'), std::string_view::npos);
+}
+
 TEST(HttpClient, RefusesUrlsItCannotServe) {
   EXPECT_THROW(HttpClient("ftp://host", {}), std::invalid_argument);
   EXPECT_THROW(HttpClient("localhost:3000", {}), std::invalid_argument);
@@ -113,6 +140,29 @@ TEST_F(RemoteVerifierTest, ServerErrorsAndNonsenseAreUnavailable) {
   Remote r(double_->url());
   EXPECT_EQ(r.failure("fail-x"), ErrorCode::unavailable);
   EXPECT_EQ(r.failure("garbage-x"), ErrorCode::unavailable);
+}
+
+// An answer that is not a user is the auth service's fault: counted, and marked as reported
+// (logged once per burst by the verifier, not once per request by the HTTP edge).
+TEST_F(RemoteVerifierTest, NonsenseIsCountedAndMarkedReported) {
+  Remote r(double_->url());
+  for (int i = 0; i < 3; ++i) {
+    try {
+      r.verify("garbage-x");
+      ADD_FAILURE() << "garbage accepted";
+    } catch (const Error& e) {
+      EXPECT_EQ(e.code(), ErrorCode::unavailable);
+      EXPECT_TRUE(e.reported());
+    }
+  }
+  EXPECT_EQ(r.verifier.invalid_answers(), 3u);
+  try {
+    r.verify("fail-x");
+    ADD_FAILURE() << "a 500 accepted";
+  } catch (const Error& e) {
+    EXPECT_FALSE(e.reported()) << "a 500 is logged per request as before";
+  }
+  EXPECT_EQ(r.verifier.invalid_answers(), 3u);
 }
 
 TEST_F(RemoteVerifierTest, ASlowAuthServiceTimesOut) {
