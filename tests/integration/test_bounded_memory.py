@@ -14,7 +14,9 @@ import struct
 import time
 import unittest
 
+from auth_double import AuthDouble
 from harness import ServiceTestCase, raw_socket, read_image, read_until_closed
+from remote_service import RemoteService, new_token
 
 MB = 1 << 20
 
@@ -152,6 +154,37 @@ class TokenBeforeBodyTest(ServiceTestCase):
             s.close()
         self.assertEqual(set(statuses), {401}, statuses)
         self.assertLess(grown, 24 * MB, "RssAnon grew by %.1f MB" % (grown / MB))
+
+
+class RemoteTokenBeforeBodyTest(unittest.TestCase):
+    """With the auth service: its verdict comes before the body, its outage too."""
+
+    def setUp(self):
+        self.double = AuthDouble()
+        self.addCleanup(self.double.close)
+        self.svc = RemoteService(self.double.url, ["--auth-timeout-ms", "2000"])
+        self.addCleanup(self.svc.close)
+
+    def post_head(self, token, expect=False):
+        lines = ["POST /v1/image HTTP/1.1", "Host: x", "Authorization: Bearer " + token,
+                 "Content-Type: image/jpeg", "Content-Length: 16000000"]
+        s = send_head(self.svc.port, lines + (["Expect: 100-continue"] if expect else []))
+        try:
+            return read_until_closed(s, 30)
+        finally:
+            s.close()
+
+    def test_auth_service_down_answers_503_before_the_body(self):
+        self.double.down()
+        data, _, closed = self.post_head(new_token("valid"), expect=True)
+        self.assertEqual(status_of(data), 503, data[:300])
+        self.assertIn(b"\r\nretry-after: ", data.lower())
+        self.assertTrue(closed)
+
+    def test_rejected_token_answers_401_before_the_body(self):
+        data, _, closed = self.post_head(new_token("forbidden"))
+        self.assertEqual(status_of(data), 401, data[:300])
+        self.assertTrue(closed)
 
 
 class BudgetTest(ServiceTestCase):
