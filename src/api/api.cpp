@@ -16,6 +16,7 @@
 #include "core/base64.hpp"
 #include "core/uuid.hpp"
 #include "events/broker_status.hpp"
+#include "log/escape.hpp"
 
 namespace imagecpp::api {
 namespace bhttp = boost::beast::http;
@@ -141,13 +142,14 @@ awaitable<http::Response> Api::handle(http::Request& request, http::Exchange& ex
     response = co_await dispatch(ctx);
   } catch (const Error& e) {
     if (e.code() == ErrorCode::internal || e.code() == ErrorCode::unavailable) {
+      // The detail may quote an upstream service (a Redis error reply, the auth service).
       spdlog::error("[{}] {} {}: {}", exchange.correlation_id, request.method_string(),
-                    exchange.route, e.what());
+                    exchange.route, log::escape(e.what(), log::kMaxErrorBytes));
     }
     response = error_response(e, version);
   } catch (const std::exception& e) {
     spdlog::error("[{}] {} {}: unexpected: {}", exchange.correlation_id, request.method_string(),
-                  exchange.route, e.what());
+                  exchange.route, log::escape(e.what(), log::kMaxErrorBytes));
     response = status_response(500, version);
   }
   finish(ctx, response);
