@@ -16,6 +16,7 @@
 #include "core/base64.hpp"
 #include "core/uuid.hpp"
 #include "events/broker_status.hpp"
+#include "log/escape.hpp"
 
 namespace imagecpp::api {
 namespace bhttp = boost::beast::http;
@@ -174,7 +175,7 @@ awaitable<http::Response> Api::handle(http::Request& request, http::Exchange& ex
     co_return response;
   } catch (const std::exception& e) {
     spdlog::error("[{}] {} {}: unexpected: {}", exchange.correlation_id, request.method_string(),
-                  exchange.route, e.what());
+                  exchange.route, log::escape(e.what(), log::kMaxErrorBytes));
     response = status_response(500, version);
   }
   finish(ctx, response);
@@ -212,9 +213,10 @@ http::Response Api::early(unsigned status, unsigned version) const {
 http::Response Api::error_answer(Context& ctx, const Error& e) const {
   if (e.code() == ErrorCode::internal || e.code() == ErrorCode::unavailable) {
     // A reported failure is already in the log once per burst; per request it is detail.
+    // The detail may quote an upstream service (a Redis error reply, the auth service).
     spdlog::log(e.reported() ? spdlog::level::debug : spdlog::level::err, "[{}] {} {}: {}",
                 ctx.exchange.correlation_id, ctx.request.method_string(), ctx.exchange.route,
-                e.what());
+                log::escape(e.what(), log::kMaxErrorBytes));
   }
   http::Response response = error_response(e, ctx.version);
   finish(ctx, response);

@@ -76,8 +76,8 @@ struct Config {
   unsigned effective_workers() const;
 };
 
-// Parses the environment and argv. Returns nullopt after printing --help or a usage error
-// (then `exit_code` says how to exit).
+// Parses the environment and argv. Returns nullopt after printing --help (then `exit_code` is 0)
+// or one line about a bad setting on stderr (then it is 2). Never throws for a bad value.
 std::optional<Config> load(int argc, char** argv, int& exit_code);
 
 }  // namespace imagecpp::config

@@ -7,6 +7,7 @@
 #include "auth/bearer.hpp"
 #include "events/broker_status.hpp"
 #include "events/logout_message.hpp"
+#include "log/escape.hpp"
 
 namespace imagecpp::events {
 
@@ -65,11 +66,13 @@ void LogoutConsumer::run() {
         warned = false;
       }
       if (!warned) {
+        // The broker's own text (a close reason) is escaped like every outside value.
         spdlog::warn("logout broadcast: broker {} unavailable ({}); retrying with backoff",
-                     address_.display(), e.what());
+                     address_.display(), log::escape(e.what(), log::kMaxErrorBytes));
         warned = true;
       } else {
-        spdlog::debug("logout broadcast: reconnect failed: {}", e.what());
+        spdlog::debug("logout broadcast: reconnect failed: {}",
+                      log::escape(e.what(), log::kMaxErrorBytes));
       }
     }
     if (!pause(delay)) break;

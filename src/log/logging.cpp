@@ -12,10 +12,29 @@
 #include <cstdio>
 #include <mutex>
 
+#include "log/escape.hpp"
+
 namespace imagecpp::log {
 namespace {
 
 config::LogFormat g_format = config::LogFormat::text;
+constexpr std::size_t kMaxMessageBytes = 64 * 1024;
+
+// The outside values of an access line, escaped and capped (see escape.hpp).
+struct AccessFields {
+  std::string method;
+  std::string path;
+  std::string correlation_id;
+  std::string user;
+};
+
+AccessFields access_fields(const http::AccessRecord& r, Spaces spaces) {
+  // The path only: query strings may carry anything a client put there.
+  const std::string_view path = r.target.substr(0, r.target.find('?'));
+  return {escape(r.method, kMaxMethodBytes, spaces), escape(path, kMaxPathBytes, spaces),
+          escape(r.exchange.correlation_id, kMaxCorrelationBytes, spaces),
+          escape(r.exchange.user, kMaxUserBytes, spaces)};
+}
 
 // {"time":...,"level":...,"msg":...} with the message escaped as a JSON string.
 class JsonFormatter final : public spdlog::formatter {
@@ -25,7 +44,14 @@ class JsonFormatter final : public spdlog::formatter {
     line["time"] = time_.format(msg);
     line["level"] = std::string_view(spdlog::level::to_string_view(msg.level).data(),
                                      spdlog::level::to_string_view(msg.level).size());
-    line["msg"] = std::string_view(msg.payload.data(), msg.payload.size());
+    const std::string_view payload(msg.payload.data(), msg.payload.size());
+    // boost::json copies bytes of 0x80 and above as they are: a message holding invalid UTF-8
+    // (a value some call site did not escape) would make the line invalid JSON.
+    if (is_valid_utf8(payload)) {
+      line["msg"] = payload;
+    } else {
+      line["msg"] = escape(payload, kMaxMessageBytes);
+    }
     const std::string text = boost::json::serialize(line) + "\n";
     dest.append(text.data(), text.data() + text.size());
   }
@@ -103,24 +129,26 @@ void access(const http::AccessRecord& r) {
   static const auto logger = spdlog::get("access");
   if (!logger) return;
   const double ms = std::chrono::duration<double, std::milli>(r.duration).count();
-  // The path only: query strings may carry anything a client put there.
-  const std::string_view path = r.target.substr(0, r.target.find('?'));
   if (g_format == config::LogFormat::json) {
+    // JSON delimits its strings itself: spaces may stay.
+    AccessFields f = access_fields(r, Spaces::keep);
     boost::json::object line{{"time", static_cast<double>(std::time(nullptr))},
-                             {"method", r.method},
-                             {"path", path},
+                             {"method", std::move(f.method)},
+                             {"path", std::move(f.path)},
                              {"route", r.exchange.route},
                              {"status", r.status},
                              {"bytes", r.bytes},
                              {"duration_ms", ms},
-                             {"correlation_id", r.exchange.correlation_id}};
-    if (!r.exchange.user.empty()) line["user"] = r.exchange.user;
+                             {"correlation_id", std::move(f.correlation_id)}};
+    if (!f.user.empty()) line["user"] = std::move(f.user);
     logger->info(boost::json::serialize(line));
     return;
   }
+  // Space-separated fields: a space inside a value is escaped too, or it would start a field.
+  const AccessFields f = access_fields(r, Spaces::escape);
   logger->info("{} {} route={} status={} bytes={} duration_ms={:.2f} correlation_id={}{}{}",
-               r.method, path, r.exchange.route, r.status, r.bytes, ms, r.exchange.correlation_id,
-               r.exchange.user.empty() ? "" : " user=", r.exchange.user);
+               f.method, f.path, r.exchange.route, r.status, r.bytes, ms, f.correlation_id,
+               f.user.empty() ? "" : " user=", f.user);
 }
 
 }  // namespace imagecpp::log

@@ -10,6 +10,8 @@
 #include <boost/asio/use_awaitable.hpp>
 #include <utility>
 
+#include "log/escape.hpp"
+
 namespace imagecpp::store {
 namespace {
 
@@ -63,7 +65,8 @@ RedisClient::RedisClient(RedisClientSettings settings)
             io_.run();
             return;
           } catch (const std::exception& e) {
-            spdlog::error("redis: unexpected error on the client thread: {}", e.what());
+            spdlog::error("redis: unexpected error on the client thread: {}",
+                          log::escape(e.what(), log::kMaxErrorBytes));
           }
         }
       }) {}
@@ -135,7 +138,11 @@ void RedisClient::submit(const std::shared_ptr<RedisRequest>& request) {
   arm_deadline(request);
   if (link_ && link_->alive()) return link_->send(request);
   if (link_ && !link_->alive() && !resolving_) {
-    if (up_) spdlog::warn("redis: connection lost: {}", link_->last_error());
+    // Error texts come from the server or from hiredis quoting it: escaped.
+    if (up_) {
+      spdlog::warn("redis: connection lost: {}",
+                   log::escape(link_->last_error(), log::kMaxErrorBytes));
+    }
     up_ = false;
     link_.reset();
   }
@@ -204,7 +211,8 @@ void RedisClient::on_ready(bool ready, const std::string& detail) {
   retry_at_ = std::chrono::steady_clock::now() + backoff_;
   if (up_ || !warned_) {
     spdlog::warn("redis: {} unavailable: {} (retrying on demand, backoff up to {} ms)",
-                 describe(settings_.endpoint), detail, settings_.max_backoff.count());
+                 describe(settings_.endpoint), log::escape(detail, log::kMaxErrorBytes),
+                 settings_.max_backoff.count());
   }
   up_ = false;
   warned_ = true;

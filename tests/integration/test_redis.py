@@ -16,7 +16,7 @@ import unittest
 import uuid
 
 from harness import (BIN, SIZES, Service, ServiceTestCase, data_url, decode_data_url, fit,
-                     is_jpeg, jpeg_size, read_image, rss_bytes)
+                     free_port, is_jpeg, jpeg_size, read_image, rss_bytes)
 from redis_server import RedisServer
 
 SNAKE = (600, 450)
@@ -336,7 +336,7 @@ class RedisUrlFormsTest(unittest.TestCase):
         for url in ("rediss://u:hunter2@h:6380", "redis://h:99999", "h:abc"):
             with self.subTest(url=url):
                 done = subprocess.run([BIN, "--redis-url", url, "--auth-mode", "static",
-                                       "--tokens-file", tokens.name, "--port", "0"],
+                                       "--tokens-file", tokens.name, "--port", str(free_port())],
                                       capture_output=True, timeout=20)
                 output = (done.stdout + done.stderr).decode()
                 self.assertNotEqual(done.returncode, 0)
