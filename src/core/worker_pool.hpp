@@ -58,7 +58,7 @@ class WorkerPool {
                 } catch (...) {
                   error = std::current_exception();
                 }
-                boost::asio::post(resume, [handler = std::move(handler), error,
+                boost::asio::post(resume, [handler = std::move(handler), error = std::move(error),
                                            value = std::move(value)]() mutable {
                   std::move(handler)(error, std::move(value));
                 });
