@@ -422,13 +422,7 @@ class LargeAnswerTest(ServiceTestCase):
             # Reading nothing: the answer starts (it is counted in flight), then the server gives
             # up on us after a send window (it is released), however long the answer took to
             # prepare on a busy machine.
-            deadline = time.monotonic() + 120
-            while self.svc.metric("imagecpp_inflight_bytes") == 0:
-                self.assertLess(time.monotonic(), deadline, "the answer never started")
-                time.sleep(0.05)
-            while self.svc.metric("imagecpp_inflight_bytes") != 0:
-                self.assertLess(time.monotonic(), deadline, "a stopped reader was never cut")
-                time.sleep(0.1)
+            self.svc.wait_for_answer_cut()
             data, waited, closed = read_until_closed(sock, 30)
         finally:
             sock.close()
