@@ -4,6 +4,7 @@
 
 #include <optional>
 
+#include "core/ascii.hpp"
 #include "core/base64.hpp"
 #include "core/error.hpp"
 
@@ -17,21 +18,8 @@ static_assert(kJsonPadding >= simdjson::SIMDJSON_PADDING,
   throw Error::bad_input("image", std::move(message));
 }
 
-char lower_ascii(char c) noexcept {
-  return (c >= 'A' && c <= 'Z') ? char(c - 'A' + 'a') : c;
-}
-
-bool istarts_with(std::string_view text, std::string_view prefix) noexcept {
-  if (text.size() < prefix.size()) return false;
-  for (std::size_t i = 0; i < prefix.size(); ++i) {
-    if (lower_ascii(text[i]) != prefix[i]) return false;
-  }
-  return true;
-}
-
-bool iequals(std::string_view a, std::string_view b) noexcept {
-  return a.size() == b.size() && istarts_with(a, b);
-}
+using ascii::iequals;
+using ascii::istarts_with;
 
 // Splits off the text before the first `sep`; `rest` keeps what follows it.
 std::string_view take_until(std::string_view& rest, char sep) noexcept {

@@ -17,6 +17,7 @@ namespace imagecpp::store {
 struct RedisConfig {
   RedisEndpoint endpoint;
   ValueFormat write_format = ValueFormat::raw;
+  MediaTypeOf media_type_of{};  // for write_format data_url
   std::chrono::milliseconds connect_timeout{2000};
   std::chrono::milliseconds command_timeout{2000};
   // The largest image a value may hold (the upload limit): a raw value above it, or a data URL
@@ -50,9 +51,11 @@ class RedisStore : public Store {
   boost::asio::awaitable<std::string> read_rest(const std::string& key);
   void check_size(const std::string& key, std::size_t size, std::size_t limit) const;
   SharedBytes decode(const std::string& key, std::string value) const;
+  std::string_view media_type(std::string_view bytes) const;
 
   RedisClient client_;
   const ValueFormat write_format_;
+  const MediaTypeOf media_type_of_;
   const std::size_t max_value_bytes_;   // raw bytes
   const std::size_t max_stored_bytes_;  // a value as stored: the data-URL form of the above
 };
