@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The test command: installs what is missing, builds, runs every test, stops what it started.
 #
-#   scripts/test.sh            what CI runs, four stages:
+#   scripts/test.sh            what CI runs: first the format check (scripts/check_format.sh,
+#                              seconds), then four stages:
 #                              1. a GCC Debug build with ASan+UBSan and -Werror, then every CTest
 #                                 test: the unit tests and the integration tests (the real binary
 #                                 over HTTP, with real redis-server and rabbitmq-server processes
@@ -12,7 +13,7 @@
 #                              4. the benchmark in quick mode on the stage-1 binaries (the service
 #                                 and the reference programs; it must run, its figures are not
 #                                 checked).
-#   scripts/test.sh --fast     stage 1 only (for a quick local check)
+#   scripts/test.sh --fast     the format check and stage 1 only (for a quick local check)
 #
 # Environment: JOBS (parallel build jobs, default nproc), FUZZ_SECONDS (per target, default 12).
 set -euo pipefail
@@ -28,6 +29,9 @@ stage() { printf '\n==== %s (%s)\n' "$*" "$(date +%H:%M:%S)"; }
 
 stage "dependencies"
 ./scripts/deps.sh --test
+
+stage "format: clang-format --dry-run -Werror over src, tests, fuzz, bench"
+./scripts/check_format.sh
 
 # LeakSanitizer: report our leaks, not the one-time allocations of glib/libvips' type system.
 export LSAN_OPTIONS="suppressions=$ROOT/tests/lsan.supp:print_suppressions=0"
