@@ -136,7 +136,7 @@ constexpr Bounds<std::uint16_t> kPortBounds{1, 65535};
 // The listening port may be 0: the kernel picks a free one, and the startup line names it.
 constexpr Bounds<std::uint16_t> kListenPortBounds{0, 65535};
 // Durations stay far below what a deadline (now + duration, in nanoseconds) can hold.
-constexpr std::int64_t kDay = 24 * 3600;
+constexpr std::int64_t kDay = std::int64_t{24} * 3600;
 constexpr std::int64_t kTenMinutesMs = 600'000;
 
 // The Go peers read SERVER_PORT, the Node peers PORT (--port's own variable): SERVER_PORT

@@ -67,7 +67,7 @@ class SingleFlight {
       }
     }
 
-    void land(std::exception_ptr error, const std::optional<T>& result) {
+    void land(const std::exception_ptr& error, const std::optional<T>& result) {
       landed_ = true;
       std::vector<Waiter> waiters;
       {

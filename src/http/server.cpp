@@ -37,7 +37,7 @@ namespace {
 
 // Answers up to this size are written whole by the first synchronous write nearly always (the
 // socket's send buffer takes them): they are not counted against the in-flight budget.
-constexpr std::uint64_t kCountedAnswerBytes = 64 * 1024;
+constexpr std::uint64_t kCountedAnswerBytes = std::uint64_t{64} * 1024;
 
 // One accepted connection. Lives as long as its coroutine; the server keeps a reference to
 // close it when idle at shutdown. Touched only on its context's thread.

@@ -34,7 +34,7 @@ struct ServerSettings {
   std::uint64_t inflight_budget_bytes = 256ull << 20;
   // An answer the client takes slower than this, over a window, is cut (a stalled reader after
   // one window). 0 = only a stall is cut.
-  std::uint64_t min_send_rate = 16 * 1024;  // bytes per second
+  std::uint64_t min_send_rate = std::uint64_t{16} * 1024;  // bytes per second
   std::chrono::seconds send_window{5};
 };
 

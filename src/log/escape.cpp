@@ -83,11 +83,10 @@ std::string escape(std::string_view raw, std::size_t max_bytes, Spaces spaces) {
     const Utf8Char ch = byte < 0x80 ? Utf8Char{1, byte} : decode_multibyte(raw.substr(at));
     const std::size_t length = ch.length == 0 ? 1 : ch.length;
     if (at + length > max_bytes) break;
-    if (ch.length == 0) {
-      append_byte_escape(out, byte);
-    } else if (byte == '\\') {
+    // An invalid sequence (length 0) always starts at a byte of 0x80 or above, never '\\'.
+    if (byte == '\\') {
       out += "\\\\";
-    } else if (ch.length == 1 && !is_plain_ascii(byte, spaces)) {
+    } else if (ch.length == 0 || (ch.length == 1 && !is_plain_ascii(byte, spaces))) {
       append_byte_escape(out, byte);
     } else if (is_invisible_control(ch.code)) {
       append_code_escape(out, ch.code);

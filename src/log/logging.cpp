@@ -18,7 +18,7 @@ namespace imagecpp::log {
 namespace {
 
 Format g_format = Format::text;
-constexpr std::size_t kMaxMessageBytes = 64 * 1024;
+constexpr std::size_t kMaxMessageBytes = std::size_t{64} * 1024;
 // Every line's time, text or JSON, main or access.
 constexpr const char* kTimePattern = "%Y-%m-%dT%H:%M:%S.%eZ";
 
