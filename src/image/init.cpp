@@ -2,6 +2,7 @@
 #include <string>
 
 #include "core/error.hpp"
+#include "image/glib_log.hpp"
 #include "image/processor.hpp"
 #include "image/vips_support.hpp"
 
@@ -14,10 +15,11 @@ constexpr const char* kAllowedLoaders[] = {"VipsForeignLoadJpeg", "VipsForeignLo
                                            "VipsForeignLoadHeif"};
 
 void start_vips(const char* argv0) {
+  route_glib_logs();
   if (VIPS_INIT(argv0 != nullptr ? argv0 : "imagecpp") != 0) {
     std::string detail = std::string("libvips failed to start: ") + vips_error_buffer();
     vips_error_clear();
-    throw Error(ErrorCode::internal, std::move(detail));
+    throw Error(ErrorCode::internal, detail);
   }
   // Every image is different, so cached operations would only hold memory.
   vips_cache_set_max(0);
