@@ -37,7 +37,7 @@ void install() {
 
 }  // namespace
 
-GlibLog::GlibLog(log::Throttle::Clock clock)
+GlibLog::GlibLog(const log::Throttle::Clock& clock)
     : throttles_{log::Throttle(kInterval, clock), log::Throttle(kInterval, clock),
                  log::Throttle(kInterval, clock), log::Throttle(kInterval, clock),
                  log::Throttle(kInterval, clock), log::Throttle(kInterval, clock),

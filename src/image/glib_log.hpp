@@ -21,7 +21,7 @@ namespace imagecpp::image {
 class GlibLog {
  public:
   // `clock` is injectable for tests; the default is the steady clock.
-  explicit GlibLog(log::Throttle::Clock clock = {});
+  explicit GlibLog(const log::Throttle::Clock& clock = {});
 
   // A message of GLib's classic API (g_log, g_warning...), what libvips and GLib call.
   void write(std::string_view domain, GLogLevelFlags flags, std::string_view message) noexcept;
