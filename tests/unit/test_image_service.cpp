@@ -13,6 +13,7 @@
 #include "run_awaitable.hpp"
 #include "store/lmdb_store.hpp"
 #include "temp_dir.hpp"
+#include "test_image_support.hpp"
 #include "test_images.hpp"
 
 namespace imagecpp::image {
@@ -32,7 +33,8 @@ class ImageServiceTest : public ::testing::TestWithParam<std::size_t> {
       blocking_.get_executor()};
   WorkerPool workers_{2, 8};
   BytesCache cache_{GetParam()};
-  ImageService service_{store_, workers_, cache_, ServiceSettings{}};
+  ImageService service_{store_, workers_, cache_,
+                        ServiceSettings{.limits = {.max_render_time = test::kNoRenderDeadline}}};
 
   std::string create(const std::string& bytes) {
     return test::run_awaitable(service_.create(bytes));
