@@ -61,14 +61,16 @@ import random
 import re
 import shlex
 import signal
-import socket
-import subprocess
 import sys
 import threading
 import time
 import uuid
 
 from measure import machine_busy  # bench/measure.py: the benchmark's own /proc reader
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "tests",
+                                "integration"))
+import harness  # noqa: E402  (the integration tests' service control)
 
 TICK = os.sysconf("SC_CLK_TCK")
 UUID_RE = re.compile(rb'^\{"id":"([0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12})"\}$')
@@ -150,70 +152,51 @@ def mapped_libraries(pid):
 
 
 # ---------------------------------------------------------------- service
-def free_port(base):
-    port = base
-    while port < 32768:  # below the kernel's outgoing port range
-        s = socket.socket()
-        try:
-            s.bind(("127.0.0.1", port))
-            return port
-        except OSError:
-            port += 1
-        finally:
-            s.close()
-    sys.exit("no free loopback port from %d" % base)
+class Service(harness.Service):
+    """The integration tests' service control (tests/integration/harness.py: port 0 and the
+    startup line, SIGTERM and the exit code) with the soak's binary, tmp directory and token, and
+    the service's own defaults (the render deadline included). Own session: a Ctrl-C reaches the
+    soak, which measures and then stops the service."""
 
-
-class Service:
     def __init__(self, args):
-        self.port = free_port(args.port_base)
-        self.log_path = os.path.join(args.tmp, "service.log")
-        env = dict(os.environ)
-        self.extra_env = {}
+        extra_env = {}
         for item in shlex.split(args.service_env):
             key, sep, value = item.partition("=")
             if not sep:
                 sys.exit("--service-env: %r is not NAME=value" % item)
-            self.extra_env[key] = value
-        env.update(self.extra_env)
-        cmd = [args.bin, "--auth-mode", "static", "--tokens-file",
-               os.path.join(args.tmp, "tokens.txt"), "--bind", "127.0.0.1",
-               "--port", str(self.port), "--data-dir", os.path.join(args.tmp, "data"),
-               "--rabbit-url", ""] + shlex.split(args.service_args)
-        self.log = open(self.log_path, "wb")
-        # Own session: a Ctrl-C reaches the soak, which measures and then stops the service.
-        self.proc = subprocess.Popen(cmd, env=env, stdout=self.log, stderr=subprocess.STDOUT,
-                                     stdin=subprocess.DEVNULL, start_new_session=True)
-        self.pid = self.proc.pid
+            extra_env[key] = value
+        self.extra_env = extra_env
         self.exit_code = None
+        super().__init__(["--rabbit-url", ""] + shlex.split(args.service_args),
+                         tokens={args.token: "soak-user"}, env=extra_env, binary=args.bin,
+                         tmp=args.tmp, own_session=True, start=False)
+        try:
+            self.start()
+        except harness.ServiceError as e:
+            sys.exit("the service did not start: %s" % e)
+        self.pid = self.proc.pid
+
+    def full_command(self):
+        return self.command()  # the settings under test, not the tests' no-deadline default
 
     def wait_ready(self, timeout=30):
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
-            if self.proc.poll() is not None:
-                self.fail("the service exited with %d while starting" % self.proc.returncode)
+            if not self.running():
+                self.fail("the service exited with %r while starting" % self.proc.returncode)
             try:
-                conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=2)
-                conn.request("GET", "/readyz")
-                if conn.getresponse().status == 200:
-                    conn.close()
+                if self.request("GET", "/readyz", timeout=2)[0] == 200:
                     return
-                conn.close()
             except OSError:
                 pass
             time.sleep(0.1)
         self.fail("the service did not become ready in %d s" % timeout)
 
     def alive(self):
-        return self.proc.poll() is None
+        return self.running()
 
     def log_tail(self, n=20):
-        try:
-            with open(self.log_path, "rb") as f:
-                lines = f.read().decode(errors="replace").splitlines()
-            return "\n".join(lines[-n:])
-        except OSError:
-            return ""
+        return "\n".join(self.log().splitlines()[-n:])
 
     def fail(self, message):
         self.stop()
@@ -221,19 +204,11 @@ class Service:
 
     def stop(self, timeout=30):
         """SIGTERM, the exit code, SIGKILL after the timeout. Idempotent."""
-        if self.exit_code is not None:
-            return self.exit_code
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                self.proc.wait(timeout)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
-                self.exit_code = "killed after %d s" % timeout
         if self.exit_code is None:
-            self.exit_code = self.proc.returncode
-        self.log.close()
+            try:
+                self.exit_code = super().stop(signal.SIGTERM, timeout)
+            except harness.ServiceError:
+                self.exit_code = "killed after %d s" % timeout
         return self.exit_code
 
 
@@ -629,7 +604,6 @@ def main():
     ap.add_argument("--allocator", default="glibc")
     ap.add_argument("--service-env", default="")
     ap.add_argument("--service-args", default="")
-    ap.add_argument("--port-base", type=int, default=18600)
     ap.add_argument("--requests", type=int, default=20000)
     ap.add_argument("--duration", type=float, default=0)
     ap.add_argument("--warmup", type=int, default=3000)
