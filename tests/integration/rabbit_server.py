@@ -78,7 +78,7 @@ class RabbitServer:
     def running(self):
         return self.proc is not None and self.proc.poll() is None
 
-    def start(self, timeout=120.0):
+    def start(self, timeout=300.0):  # a hang guard: a loaded machine boots Erlang slowly
         """Starts the node and returns once it has booted (checked, not assumed: a failed boot
         can still exit 0)."""
         assert not self.running(), "already running"
