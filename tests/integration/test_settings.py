@@ -216,7 +216,7 @@ class GoodBoundariesTest(unittest.TestCase):
     def test_all_at_their_minimum_by_flag(self):
         args = []
         for flag, _, low, _ in NUMERIC:
-            if flag != "--port":  # the harness gives a free one
+            if flag != "--port":  # the harness passes --port 0 (its minimum) itself
                 args += [flag, str(low)]
         svc = self.start(args)
         cores = os.cpu_count()
