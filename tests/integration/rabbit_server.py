@@ -164,7 +164,7 @@ class RabbitServer:
     def close_connections(self):
         """The broker closes every client connection (connection.close, reason given), as on a
         node shutdown, and stays up."""
-        result = self._ctl("close_all_connections", "closed by the test", timeout=60)
+        result = self._ctl("close_all_connections", "closed by the test", timeout=300)
         if result.returncode != 0:
             raise RuntimeError("close_all_connections failed: %s"
                                % result.stdout.decode("replace"))

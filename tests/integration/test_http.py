@@ -226,7 +226,7 @@ class SecurityHeadersTest(ServiceTestCase):
                 sock = raw_socket(self.svc.port)
                 try:
                     sock.sendall(raw)
-                    data, _, _ = read_until_closed(sock, 5)
+                    data, _, _ = read_until_closed(sock, HANG_GUARD)
                 finally:
                     sock.close()
                 status, headers, _ = parse_raw_response(data)
@@ -297,7 +297,7 @@ class PipeliningTest(ServiceTestCase):
                          b"GET /v1/image/%s HTTP/1.1\r\nHost: x\r\n\r\n"
                          b"GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"
                          % (image_id.encode(), str(uuid.uuid4()).encode()))
-            data, waited, closed = read_until_closed(sock, 10)
+            data, waited, closed = read_until_closed(sock, HANG_GUARD)
         finally:
             sock.close()
         self.assertTrue(closed, "not closed after %.1f s" % waited)
@@ -339,7 +339,7 @@ class LargeAnswerTest(ServiceTestCase):
             for _ in range(40):  # reads slowly at first
                 data += sock.recv(4096)
                 time.sleep(0.005)
-            more, waited, closed = read_until_closed(sock, 20)
+            more, waited, closed = read_until_closed(sock, HANG_GUARD)
             data += more
         finally:
             sock.close()
@@ -356,7 +356,7 @@ class LargeAnswerTest(ServiceTestCase):
             # up on us after a send window (it is released), however long the answer took to
             # prepare on a busy machine.
             self.svc.wait_for_answer_cut()
-            data, waited, closed = read_until_closed(sock, 30)
+            data, waited, closed = read_until_closed(sock, HANG_GUARD)
         finally:
             sock.close()
         self.assertTrue(closed, "still open after %.1f s" % waited)
@@ -402,7 +402,7 @@ class TimeoutTest(ServiceTestCase):
                     break
                 time.sleep(0.1)
             if closed_at is None:
-                data, waited, closed = read_until_closed(sock, 6)
+                data, waited, closed = read_until_closed(sock, HANG_GUARD)
                 closed_at = time.monotonic() - start if closed else None
         finally:
             sock.close()

@@ -12,7 +12,7 @@ import threading
 import time
 import unittest
 
-from harness import (Service, check_wall_time, decode_data_url, is_jpeg, jpeg_size,
+from harness import (HANG_GUARD, Service, check_wall_time, decode_data_url, is_jpeg, jpeg_size,
                      parse_raw_response, raw_socket, read_image, read_until_closed)
 
 
@@ -82,7 +82,7 @@ class SignalTest(LifecycleTestCase):
             for offset in range(20000, len(png), step):
                 sock.sendall(png[offset:offset + step])
                 time.sleep(0.1)
-            data, _, _ = read_until_closed(sock, 15)
+            data, _, _ = read_until_closed(sock, HANG_GUARD)
         finally:
             sock.close()
         status, headers, body = parse_raw_response(data)
