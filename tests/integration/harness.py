@@ -288,7 +288,7 @@ class Service:
             command += ["--max-render-ms", str(NO_RENDER_DEADLINE_MS)]
         return command
 
-    def start(self, timeout=60.0):  # generous: sanitizer builds on a loaded CI machine start slowly
+    def start(self, timeout=HANG_GUARD):  # a sanitizer build on a loaded machine starts slowly
         """Starts (or restarts) the process on a port the kernel picks (--port 0), read from the
         startup line, then waits for /healthz to answer 200."""
         assert self.proc is None or self.proc.poll() is not None, "already running"
