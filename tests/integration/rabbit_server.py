@@ -87,8 +87,9 @@ class RabbitServer:
                                      stdout=log, stderr=subprocess.STDOUT,
                                      start_new_session=True)
         log.close()
-        # The AMQP listener opens near the end of the boot; await_startup then confirms it
-        # (polling with rabbitmqctl alone costs a second of Erlang VM start per try).
+        # The AMQP listener opens near the end of the boot; a publish (login, channel open)
+        # then confirms it. Not rabbitmqctl await_startup: an Erlang VM per try, which a loaded
+        # machine made slower than any timeout (the node had booted, the check never ended).
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline and self.proc.poll() is None:
             if self._port_open() and self._ready():
@@ -139,7 +140,7 @@ class RabbitServer:
              "--password=guest", "-e", exchange, "-r", ""],
             input=data, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, timeout=20)
         if result.returncode != 0:
-            raise RuntimeError("amqp-publish failed: %s" % result.stdout.decode("replace"))
+            raise RuntimeError("amqp-publish failed: %s" % result.stdout.decode(errors="replace"))
 
     def log(self):
         try:
@@ -149,8 +150,13 @@ class RabbitServer:
             return ""
 
     def _ready(self):
-        try:  # a loaded machine can make rabbitmqctl itself slow: that is "not yet"
-            return self._ctl("await_startup", "--timeout", "20", timeout=40).returncode == 0
+        """A message published to the default exchange (to no queue: it is dropped)."""
+        try:
+            return subprocess.run(
+                [PUBLISH, "--server=127.0.0.1", "--port=%d" % self.port, "--username=guest",
+                 "--password=guest", "-r", "imagecpp-readiness", "-b", "ready?"],
+                stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                timeout=60).returncode == 0
         except subprocess.TimeoutExpired:
             return False
 
@@ -167,7 +173,7 @@ class RabbitServer:
         result = self._ctl("close_all_connections", "closed by the test", timeout=300)
         if result.returncode != 0:
             raise RuntimeError("close_all_connections failed: %s"
-                               % result.stdout.decode("replace"))
+                               % result.stdout.decode(errors="replace"))
 
     def _ctl(self, *args, timeout=30):
         return subprocess.run([CTL, "-n", self.node] + list(args), env=self.env,
