@@ -2,8 +2,8 @@
 
 #include <optional>
 
-#include "core/ascii.hpp"
 #include "core/base64.hpp"
+#include "core/data_url.hpp"
 #include "core/error.hpp"
 
 namespace imagecpp::store {
@@ -32,14 +32,14 @@ std::size_t max_data_url_size(std::size_t max_bytes) noexcept {
 }
 
 bool is_data_url(std::string_view value) noexcept {
-  return value.starts_with(kPrefix);
+  return data_url::is_data_url(value);
 }
 
 std::string decode_data_url(std::string_view value) {
-  const std::size_t comma = value.find(',');
-  if (comma == std::string_view::npos) unreadable("has no comma");
-  if (!ascii::iends_with(value.substr(0, comma), ";base64")) unreadable("is not base64");
-  std::optional<std::string> bytes = base64::decode(value.substr(comma + 1));
+  const auto parts = data_url::split(value);
+  if (!parts) unreadable("has no comma");
+  if (!parts->base64) unreadable("is not base64");
+  std::optional<std::string> bytes = base64::decode(parts->data);
   if (!bytes) unreadable("has invalid base64");
   return std::move(*bytes);
 }
