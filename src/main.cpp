@@ -5,6 +5,8 @@
 #include <boost/asio/signal_set.hpp>
 #include <boost/asio/thread_pool.hpp>
 #include <csignal>
+#include <cstdint>
+#include <limits>
 #include <memory>
 
 #include "api/api.hpp"
@@ -18,6 +20,7 @@
 #include "image/image_service.hpp"
 #include "image/processor.hpp"
 #include "log/logging.hpp"
+#include "metrics/process_memory.hpp"
 #include "metrics/registry.hpp"
 #include "store/lmdb_store.hpp"
 #include "store/redis_store.hpp"
@@ -58,6 +61,37 @@ Auth make_auth(const config::Config& c) {
   return a;
 }
 
+// The service's own memory apart from the store's mapped pages (RssFile, which grows with the
+// LMDB file and is reclaimable page cache), and the heap's share of it. Only registered where
+// /proc gives the fields, so a dashboard never reads a false zero.
+void register_memory_samples(metrics::Registry& registry) {
+  if (metrics::read_resident_memory()) {
+    // NaN, should /proc stop answering, is valid exposition and no false zero.
+    const auto rss = [](std::uint64_t metrics::ResidentMemory::*field) {
+      return [field] {
+        const auto memory = metrics::read_resident_memory();
+        return memory ? static_cast<double>((*memory).*field)
+                      : std::numeric_limits<double>::quiet_NaN();
+      };
+    };
+    registry.add_sample(
+        "imagecpp_memory_rss_anon_bytes", "gauge",
+        "Resident anonymous memory (RssAnon): heap, stacks, image buffers. Alarm on this one.",
+        rss(&metrics::ResidentMemory::anon_bytes));
+    registry.add_sample(
+        "imagecpp_memory_rss_file_bytes", "gauge",
+        "Resident file-backed memory (RssFile): mostly the LMDB map's pages, reclaimable cache.",
+        rss(&metrics::ResidentMemory::file_bytes));
+  }
+  registry.add_sample("imagecpp_heap_in_use_bytes", "gauge",
+                      "Bytes malloc has handed out and not yet taken back (mallinfo2).",
+                      [] { return static_cast<double>(metrics::read_heap_memory().in_use_bytes); });
+  registry.add_sample(
+      "imagecpp_heap_retained_bytes", "gauge",
+      "Free bytes malloc keeps from the kernel for reuse (mallinfo2; some may be released).",
+      [] { return static_cast<double>(metrics::read_heap_memory().retained_bytes); });
+}
+
 void register_samples(metrics::Registry& registry, const image::ImageService& images,
                       const WorkerPool& workers, const BytesCache& cache) {
   registry.add_sample("imagecpp_variants_computed_total", "counter",
@@ -87,6 +121,7 @@ void register_samples(metrics::Registry& registry, const image::ImageService& im
       "imagecpp_variant_write_failures_total", "counter",
       "Variants whose write behind the answer failed (recomputed when needed).",
       [&images] { return static_cast<double>(images.stats().write_behind_failures.load()); });
+  register_memory_samples(registry);
 }
 
 // The storage engine: Redis when REDIS_URL is set (production, shared with the peers), else
