@@ -65,15 +65,27 @@ class MemoryGaugesTest(ServiceTestCase):
             self.assertIn("# HELP %s " % name, text)
 
     def test_resident_gauges_are_the_kernels_figures(self):
-        values = self.gauges()
-        anon = proc_status_bytes(self.svc.proc.pid, "RssAnon")
-        file_backed = proc_status_bytes(self.svc.proc.pid, "RssFile")
+        # The service may still be freeing what an earlier test left: compare only a scrape
+        # framed by two kernel readings that agree, and allow the scrape's own few pages.
+        pid = self.svc.proc.pid
+        for _ in range(100):
+            anon_before = proc_status_bytes(pid, "RssAnon")
+            file_before = proc_status_bytes(pid, "RssFile")
+            values = self.gauges()
+            anon_after = proc_status_bytes(pid, "RssAnon")
+            file_after = proc_status_bytes(pid, "RssFile")
+            if abs(anon_after - anon_before) <= MB and abs(file_after - file_before) <= MB:
+                break
+            time.sleep(0.05)
+        else:
+            self.fail("RssAnon never settled: %d -> %d" % (anon_before, anon_after))
         self.assertGreater(values["imagecpp_memory_rss_anon_bytes"], 0)
         self.assertGreater(values["imagecpp_memory_rss_file_bytes"], 0)
-        # Read a moment apart, by two processes: the same order of size, not the same byte.
-        self.assertAlmostEqual(values["imagecpp_memory_rss_anon_bytes"] / anon, 1, delta=0.25)
-        self.assertAlmostEqual(values["imagecpp_memory_rss_file_bytes"] / file_backed, 1,
-                               delta=0.25)
+        for name, low, high in (
+                ("imagecpp_memory_rss_anon_bytes", anon_before, anon_after),
+                ("imagecpp_memory_rss_file_bytes", file_before, file_after)):
+            self.assertGreaterEqual(values[name], min(low, high) - MB, name)
+            self.assertLessEqual(values[name], max(low, high) + MB, name)
         # Whole kB, as the kernel counts them.
         self.assertEqual(values["imagecpp_memory_rss_anon_bytes"] % 1024, 0)
 
@@ -127,19 +139,20 @@ class MemoryGaugesTest(ServiceTestCase):
         # Closed: the bodies are freed. Each is far above the 1 MiB mmap threshold
         # (core/allocator.cpp), so its pages go back to the kernel at once instead of staying
         # in the heap for the hot cache's values to settle in between (issue 18).
-        after = None
-        for _ in range(600):
-            after = self.gauges()
-            if (after["imagecpp_memory_rss_anon_bytes"]
-                    <= held["imagecpp_memory_rss_anon_bytes"] - 24 * MB):
+        def released(values):
+            anon = held["imagecpp_memory_rss_anon_bytes"] - values["imagecpp_memory_rss_anon_bytes"]
+            in_use = held["imagecpp_heap_in_use_bytes"] - values["imagecpp_heap_in_use_bytes"]
+            return anon, (None if sanitized_malloc() else in_use)
+
+        anon = in_use = None
+        for _ in range(600):  # the three closes reach the service one after the other
+            anon, in_use = released(self.gauges())
+            if anon >= 30 * MB and (in_use is None or in_use >= 30 * MB):
                 break
             time.sleep(0.05)
-        given_back = (held["imagecpp_memory_rss_anon_bytes"]
-                      - after["imagecpp_memory_rss_anon_bytes"])
-        self.assertGreaterEqual(given_back, 24 * MB, "RssAnon fell by %.1f MB" % (given_back / MB))
-        if not sanitized_malloc():
-            self.assertLess(after["imagecpp_heap_in_use_bytes"],
-                            held["imagecpp_heap_in_use_bytes"] - 30 * MB)
+        self.assertGreaterEqual(anon, 30 * MB, "RssAnon fell by %.1f MB" % (anon / MB))
+        if in_use is not None:
+            self.assertGreaterEqual(in_use, 30 * MB, "heap in use fell by %.1f MB" % (in_use / MB))
 
 if __name__ == "__main__":
     unittest.main()
