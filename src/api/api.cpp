@@ -77,19 +77,23 @@ void add_vary(http::Response& response, std::string_view token) {
 
 // The path to route on: percent-decoded segment by segment, with a decoded '/' kept encoded, so
 // that "%2F" never separates segments ("/v1/image/{id}%2Fjpeg" is an id, not the /jpeg route).
-std::string routing_path(const boost::urls::url_view& url) {
-  std::string out;
+// A path without '%' is its own decoded form: routed as it is, without a copy.
+std::string_view routing_path(const boost::urls::url_view& url, std::string& storage) {
+  const std::string_view encoded = url.encoded_path();
+  if (encoded.find('%') == std::string_view::npos) return encoded.empty() ? "/" : encoded;
+  storage.clear();
   for (const auto segment : url.encoded_segments()) {
-    out += '/';
+    storage += '/';
     for (const char c : segment.decode()) {
       if (c == '/') {
-        out += "%2F";
+        storage += "%2F";
       } else {
-        out += c;
+        storage += c;
       }
     }
   }
-  return out.empty() ? "/" : out;
+  if (storage.empty()) storage = "/";
+  return storage;
 }
 
 std::string allowed_sizes_message(const std::vector<int>& sizes) {
@@ -165,7 +169,8 @@ awaitable<http::Response> Api::handle(http::Request& request, http::Exchange& ex
     finish(ctx, response);
     co_return response;
   }
-  Context ctx{request, exchange, match_route(routing_path(*url)), *url, version};
+  std::string storage;
+  Context ctx{request, exchange, match_route(routing_path(*url, storage)), *url, version};
   exchange.route = ctx.match.label;
   http::Response response;
   try {
@@ -185,7 +190,8 @@ awaitable<http::Response> Api::handle(http::Request& request, http::Exchange& ex
 awaitable<std::optional<http::Response>> Api::admit(http::Request& header,
                                                     http::Exchange& exchange) {
   const auto url = boost::urls::parse_origin_form(header.target());
-  const RouteMatch match = url ? match_route(routing_path(*url)) : RouteMatch{};
+  std::string storage;
+  const RouteMatch match = url ? match_route(routing_path(*url, storage)) : RouteMatch{};
   if (match.route != Route::upload || header.method() != bhttp::verb::post) {
     // Nothing else takes a body: answered from the header, the body unread.
     co_return co_await handle(header, exchange);

@@ -171,8 +171,7 @@ void add_http_options(CLI::App& app, Config& c) {
                 "Seconds to receive a request body");
   number_option(app, "--shutdown-timeout", c.shutdown_timeout, "IMAGE_SHUTDOWN_TIMEOUT", {1, 3600},
                 "Seconds in-flight requests get to finish on SIGTERM");
-  number_option(app, "--max-inflight-mb", c.max_inflight_mb, "IMAGE_MAX_INFLIGHT_MB",
-                {0, 1u << 20},
+  number_option(app, "--max-inflight-mb", c.max_inflight_mb, "IMAGE_MAX_INFLIGHT_MB", {0, 1u << 20},
                 "MiB of request bodies being received and answers being sent, in all (503 "
                 "above); 0 = unbounded");
   number_option(app, "--min-send-rate", c.min_send_rate, "IMAGE_MIN_SEND_RATE", {0, 1u << 30},
@@ -286,7 +285,8 @@ void add_auth_limit_options(CLI::App& app, Config& c) {
   number_option(app, "--auth-max-in-flight", c.auth_max_in_flight, "IMAGE_AUTH_MAX_IN_FLIGHT",
                 {1, 100'000}, "Auth service calls at once (checks beyond answer 503)");
   number_option(app, "--auth-rejected-ttl", c.auth_rejected_ttl, "IMAGE_AUTH_REJECTED_TTL",
-                {1, kDay}, "Seconds a token the auth service rejected is answered 401 without asking");
+                {1, kDay},
+                "Seconds a token the auth service rejected is answered 401 without asking");
   number_option(app, "--auth-rejected-cache-size", c.auth_rejected_cache_size,
                 "IMAGE_AUTH_REJECTED_CACHE_SIZE", {1, 100'000'000},
                 "Most rejected tokens remembered (LRU beyond)");

@@ -16,6 +16,8 @@
 #include <unordered_map>
 #include <vector>
 
+#include "core/error.hpp"
+
 namespace imagecpp {
 
 template <class T>
@@ -73,7 +75,7 @@ class SingleFlight {
         auto node = owner_.flights_.extract(key_);
         if (!node.empty()) waiters = std::move(node.mapped());
       }
-      for (auto& waiter : waiters) complete(std::move(waiter), error, result);
+      for (auto& waiter : waiters) complete(std::move(waiter), own_copy(error), result);
     }
 
    private:
@@ -112,6 +114,20 @@ class SingleFlight {
         boost::asio::use_awaitable);
   }
 
+  // Each waiter resumes on its own thread with its own copy of the error: one exception object
+  // caught on several threads at once is shared state (its reference count is not visible to
+  // TSan, and a handler may change what it caught). Errors of other types, rare, are shared.
+  static std::exception_ptr own_copy(const std::exception_ptr& error) {
+    if (!error) return nullptr;
+    try {
+      std::rethrow_exception(error);
+    } catch (const Error& e) {
+      return std::make_exception_ptr(e);
+    } catch (...) {
+      return error;
+    }
+  }
+
   template <class CompletionHandler>
   static Waiter make_waiter(CompletionHandler handler) {
     boost::asio::any_io_executor executor = boost::asio::get_associated_executor(handler);
@@ -121,7 +137,7 @@ class SingleFlight {
   // Resumes a waiter on its own executor, never inline on the leader's thread.
   static void complete(Waiter waiter, std::exception_ptr error, std::optional<T> result) {
     auto executor = waiter.executor;
-    boost::asio::post(executor, [handler = std::move(waiter.handler), error,
+    boost::asio::post(executor, [handler = std::move(waiter.handler), error = std::move(error),
                                  result = std::move(result)]() mutable {
       std::move(handler)(error, std::move(result));
     });

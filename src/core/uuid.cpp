@@ -1,5 +1,6 @@
 #include "core/uuid.hpp"
 
+#include <array>
 #include <boost/uuid/random_generator.hpp>
 #include <boost/uuid/uuid.hpp>
 #include <boost/uuid/uuid_io.hpp>
@@ -9,13 +10,20 @@
 namespace imagecpp::uuid {
 namespace {
 
-bool is_hex(char c) noexcept {
-  return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F');
-}
+// Every read validates its id: tables keep that to a few instructions a character.
+constexpr std::array<bool, 256> kHex = [] {
+  std::array<bool, 256> table{};
+  for (const char* digits : {"0123456789", "abcdef", "ABCDEF"}) {
+    for (const char* c = digits; *c != '\0'; ++c) table[static_cast<unsigned char>(*c)] = true;
+  }
+  return table;
+}();
 
-bool is_dash_position(std::size_t i) noexcept {
-  return i == 8 || i == 13 || i == 18 || i == 23;
-}
+constexpr std::array<bool, 36> kDash = [] {
+  std::array<bool, 36> table{};
+  for (const std::size_t i : {8, 13, 18, 23}) table[i] = true;
+  return table;
+}();
 
 char to_lower(char c) noexcept {
   return (c >= 'A' && c <= 'Z') ? static_cast<char>(c - 'A' + 'a') : c;
@@ -37,12 +45,13 @@ std::string generate_fast() {
 }
 
 bool is_valid(std::string_view text) noexcept {
-  if (text.size() != 36) return false;
-  for (std::size_t i = 0; i < text.size(); ++i) {
-    const bool ok = is_dash_position(i) ? text[i] == '-' : is_hex(text[i]);
-    if (!ok) return false;
+  if (text.size() != kDash.size()) return false;
+  bool ok = true;
+  for (std::size_t i = 0; i < kDash.size(); ++i) {
+    const auto c = static_cast<unsigned char>(text[i]);
+    ok &= kDash[i] ? c == '-' : kHex[c];
   }
-  return true;
+  return ok;
 }
 
 std::string normalize(std::string_view text) {

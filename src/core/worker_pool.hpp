@@ -34,10 +34,7 @@ class WorkerPool {
   template <class Job>
   boost::asio::awaitable<std::invoke_result_t<Job>> run(Job job) {
     using Result = std::invoke_result_t<Job>;
-    if (pending_.fetch_add(1, std::memory_order_relaxed) >= capacity_) {
-      pending_.fetch_sub(1, std::memory_order_relaxed);
-      throw Error(ErrorCode::overloaded, "image work queue is full");
-    }
+    if (!take_place()) throw Error(ErrorCode::overloaded, "image work queue is full");
     const Release release{pending_};
     // A plain handler hand-off rather than a coroutine lambda: GCC 12 destroys the captures of
     // co_spawned coroutine lambdas twice.
@@ -58,7 +55,7 @@ class WorkerPool {
                 } catch (...) {
                   error = std::current_exception();
                 }
-                boost::asio::post(resume, [handler = std::move(handler), error,
+                boost::asio::post(resume, [handler = std::move(handler), error = std::move(error),
                                            value = std::move(value)]() mutable {
                   std::move(handler)(error, std::move(value));
                 });
@@ -76,6 +73,16 @@ class WorkerPool {
   }
 
  private:
+  // Never lets the count pass the capacity, not even for a moment (an increment-then-undo would
+  // show callers, and the pending gauge, one job more than can be admitted).
+  bool take_place() noexcept {
+    unsigned current = pending_.load(std::memory_order_relaxed);
+    do {
+      if (current >= capacity_) return false;
+    } while (!pending_.compare_exchange_weak(current, current + 1, std::memory_order_relaxed));
+    return true;
+  }
+
   struct Release {
     std::atomic<unsigned>& count;
     ~Release() { count.fetch_sub(1, std::memory_order_relaxed); }

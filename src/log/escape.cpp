@@ -67,7 +67,7 @@ void append_code_escape(std::string& out, char32_t code) {
   for (int shift = 12; shift >= 0; shift -= 4) out += kHex[(code >> shift) & 0xFU];
 }
 
-bool is_plain_ascii(unsigned char byte, Spaces spaces) {
+constexpr bool is_plain_ascii(unsigned char byte, Spaces spaces) {
   if (byte == ' ') return spaces == Spaces::keep;
   return byte > 0x20 && byte < 0x7F && byte != '\\';
 }
@@ -98,6 +98,24 @@ std::string escape(std::string_view raw, std::size_t max_bytes, Spaces spaces) {
   }
   if (at < raw.size()) out += "...[cut:" + std::to_string(raw.size()) + "-bytes]";
   return out;
+}
+
+std::string_view escape_view(std::string_view raw, std::size_t max_bytes, Spaces spaces,
+                             std::string& storage) {
+  // Tables of is_plain_ascii: this runs on every access line.
+  static constexpr auto kPlain = [](Spaces s) {
+    std::array<bool, 256> table{};
+    for (unsigned byte = 0; byte < table.size(); ++byte) table[byte] = is_plain_ascii(byte, s);
+    return table;
+  };
+  static constexpr std::array<bool, 256> kKeepSpaces = kPlain(Spaces::keep);
+  static constexpr std::array<bool, 256> kEscapeSpaces = kPlain(Spaces::escape);
+  const auto& plain_byte = spaces == Spaces::keep ? kKeepSpaces : kEscapeSpaces;
+  bool plain = raw.size() <= max_bytes;
+  for (const char c : raw) plain &= plain_byte[static_cast<unsigned char>(c)];
+  if (plain) return raw;
+  storage = escape(raw, max_bytes, spaces);
+  return storage;
 }
 
 bool is_valid_utf8(std::string_view text) {

@@ -30,6 +30,12 @@ enum class Spaces {
 // result is ASCII or valid UTF-8 and never holds a control character.
 std::string escape(std::string_view raw, std::size_t max_bytes, Spaces spaces = Spaces::keep);
 
+// escape(), without building a string when there is nothing to escape (the common case on the
+// access-log path: printable ASCII within the cap): `raw` itself, or the escaped text held in
+// `storage`.
+std::string_view escape_view(std::string_view raw, std::size_t max_bytes, Spaces spaces,
+                             std::string& storage);
+
 // True when `text` is valid UTF-8 (shortest forms, no surrogates, at most U+10FFFF).
 bool is_valid_utf8(std::string_view text);
 

@@ -20,21 +20,27 @@ namespace {
 config::LogFormat g_format = config::LogFormat::text;
 constexpr std::size_t kMaxMessageBytes = 64 * 1024;
 
-// The outside values of an access line, escaped and capped (see escape.hpp).
+// The outside values of an access line, escaped and capped (see escape.hpp). The views are the
+// request's own bytes when nothing needed escaping (no copy), else the escaped text held here.
 struct AccessFields {
-  std::string method;
-  std::string path;
-  std::string correlation_id;
-  std::string user;
-};
+  AccessFields(const http::AccessRecord& r, Spaces spaces) {
+    // The path only: query strings may carry anything a client put there.
+    const std::string_view raw_path = r.target.substr(0, r.target.find('?'));
+    method = escape_view(r.method, kMaxMethodBytes, spaces, storage[0]);
+    path = escape_view(raw_path, kMaxPathBytes, spaces, storage[1]);
+    correlation_id =
+        escape_view(r.exchange.correlation_id, kMaxCorrelationBytes, spaces, storage[2]);
+    user = escape_view(r.exchange.user, kMaxUserBytes, spaces, storage[3]);
+  }
+  AccessFields(const AccessFields&) = delete;
+  AccessFields& operator=(const AccessFields&) = delete;
 
-AccessFields access_fields(const http::AccessRecord& r, Spaces spaces) {
-  // The path only: query strings may carry anything a client put there.
-  const std::string_view path = r.target.substr(0, r.target.find('?'));
-  return {escape(r.method, kMaxMethodBytes, spaces), escape(path, kMaxPathBytes, spaces),
-          escape(r.exchange.correlation_id, kMaxCorrelationBytes, spaces),
-          escape(r.exchange.user, kMaxUserBytes, spaces)};
-}
+  std::array<std::string, 4> storage;
+  std::string_view method;
+  std::string_view path;
+  std::string_view correlation_id;
+  std::string_view user;
+};
 
 // {"time":...,"level":...,"msg":...} with the message escaped as a JSON string.
 class JsonFormatter final : public spdlog::formatter {
@@ -131,21 +137,21 @@ void access(const http::AccessRecord& r) {
   const double ms = std::chrono::duration<double, std::milli>(r.duration).count();
   if (g_format == config::LogFormat::json) {
     // JSON delimits its strings itself: spaces may stay.
-    AccessFields f = access_fields(r, Spaces::keep);
+    const AccessFields f(r, Spaces::keep);
     boost::json::object line{{"time", static_cast<double>(std::time(nullptr))},
-                             {"method", std::move(f.method)},
-                             {"path", std::move(f.path)},
+                             {"method", f.method},
+                             {"path", f.path},
                              {"route", r.exchange.route},
                              {"status", r.status},
                              {"bytes", r.bytes},
                              {"duration_ms", ms},
-                             {"correlation_id", std::move(f.correlation_id)}};
-    if (!f.user.empty()) line["user"] = std::move(f.user);
+                             {"correlation_id", f.correlation_id}};
+    if (!f.user.empty()) line["user"] = f.user;
     logger->info(boost::json::serialize(line));
     return;
   }
   // Space-separated fields: a space inside a value is escaped too, or it would start a field.
-  const AccessFields f = access_fields(r, Spaces::escape);
+  const AccessFields f(r, Spaces::escape);
   logger->info("{} {} route={} status={} bytes={} duration_ms={:.2f} correlation_id={}{}{}",
                f.method, f.path, r.exchange.route, r.status, r.bytes, ms, f.correlation_id,
                f.user.empty() ? "" : " user=", f.user);

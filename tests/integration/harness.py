@@ -412,6 +412,19 @@ class Service:
     def metric(self, series):
         return self.metrics().get(series, 0.0)
 
+    def wait_for_answer_cut(self, timeout=120.0):
+        """Until the one large answer in flight has started (it is counted in
+        imagecpp_inflight_bytes) and then been released: sent, or its reader cut."""
+        deadline = time.monotonic() + timeout
+        while self.metric("imagecpp_inflight_bytes") == 0:
+            if time.monotonic() > deadline:
+                raise ServiceError("the answer never started")
+            time.sleep(0.05)
+        while self.metric("imagecpp_inflight_bytes") != 0:
+            if time.monotonic() > deadline:
+                raise ServiceError("a stalled reader was never cut")
+            time.sleep(0.1)
+
     def wait_for_writes(self, timeout=10.0):
         """Until no variant write is left behind an answer (variants are answered first, then
         written to the store)."""

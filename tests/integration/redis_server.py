@@ -11,7 +11,9 @@ import subprocess
 import tempfile
 import time
 
-from harness import free_port
+import unittest
+
+from harness import Service, ServiceTestCase, free_port
 
 
 class RedisServer:
@@ -148,3 +150,17 @@ class Resp:
                 stats = dict(kv.split("=") for kv in fields.split(","))
                 out[name[len("cmdstat_"):]] = int(stats["calls"])
         return out
+
+
+class RedisServiceTestCase(ServiceTestCase):
+    """A real redis-server and one service on it (plus `service_args`), shared by the tests of
+    the class."""
+
+    @classmethod
+    def setUpClass(cls):
+        unittest.TestCase.setUpClass()
+        cls.redis = RedisServer()
+        cls.addClassCleanup(cls.redis.close)
+        cls.svc = Service(["--redis-url", cls.redis.address] + list(cls.service_args),
+                          env=cls.service_env)
+        cls.addClassCleanup(cls.svc.close)

@@ -273,13 +273,7 @@ class ReadersTest(ServiceTestCase):
         try:
             # Reading nothing: the answer starts (it is counted), then the server gives up on
             # us (it is released) long before the 300 s body timeout.
-            deadline = time.monotonic() + 120
-            while self.svc.metric("imagecpp_inflight_bytes") == 0:
-                self.assertLess(time.monotonic(), deadline, "the answer never started")
-                time.sleep(0.05)
-            while self.svc.metric("imagecpp_inflight_bytes") != 0:
-                self.assertLess(time.monotonic(), deadline, "a stalled reader was never cut")
-                time.sleep(0.1)
+            self.svc.wait_for_answer_cut()
             data, waited, closed = read_until_closed(s, 30)
         finally:
             s.close()

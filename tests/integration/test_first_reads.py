@@ -10,9 +10,9 @@ import json
 import threading
 import unittest
 
-from harness import (SIZES, Service, ServiceTestCase, data_url, decode_data_url, fit, is_jpeg,
+from harness import (SIZES, ServiceTestCase, data_url, decode_data_url, fit, is_jpeg,
                      jpeg_size, read_image)
-from redis_server import RedisServer
+from redis_server import RedisServiceTestCase
 
 CLIENTS = 8
 SNAKE = (600, 450)
@@ -176,16 +176,8 @@ class LmdbNoHotCacheFirstReadsTest(FirstReadsMixin, ServiceTestCase):
     service_args = ("--cache-mb", "0")
 
 
-class RedisFirstReadsTest(FirstReadsMixin, ServiceTestCase):
+class RedisFirstReadsTest(FirstReadsMixin, RedisServiceTestCase):
     """A real redis-server."""
-
-    @classmethod
-    def setUpClass(cls):
-        unittest.TestCase.setUpClass()
-        cls.redis = RedisServer()
-        cls.addClassCleanup(cls.redis.close)
-        cls.svc = Service(["--redis-url", cls.redis.address])
-        cls.addClassCleanup(cls.svc.close)
 
 
 if __name__ == "__main__":

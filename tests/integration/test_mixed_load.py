@@ -13,9 +13,9 @@ import threading
 import time
 import unittest
 
-from harness import (SIZES, Service, ServiceTestCase, data_url, decode_data_url, fit, is_jpeg,
+from harness import (SIZES, ServiceTestCase, data_url, decode_data_url, fit, is_jpeg,
                      is_png, jpeg_size, png_size, read_image)
-from redis_server import RedisServer
+from redis_server import RedisServiceTestCase
 
 SECONDS = float(os.environ.get("IMAGECPP_MIXED_SECONDS", "40"))
 CLIENTS = 8
@@ -238,16 +238,8 @@ class LmdbMixedLoadTest(MixedLoadMixin, ServiceTestCase):
     service_args = ("--cache-mb", "1")
 
 
-class RedisMixedLoadTest(MixedLoadMixin, ServiceTestCase):
+class RedisMixedLoadTest(MixedLoadMixin, RedisServiceTestCase):
     """A real redis-server, default hot cache."""
-
-    @classmethod
-    def setUpClass(cls):
-        unittest.TestCase.setUpClass()
-        cls.redis = RedisServer()
-        cls.addClassCleanup(cls.redis.close)
-        cls.svc = Service(["--redis-url", cls.redis.address])
-        cls.addClassCleanup(cls.svc.close)
 
 
 if __name__ == "__main__":
