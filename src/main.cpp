@@ -2,6 +2,7 @@
 // until SIGTERM or SIGINT and drains in-flight requests before exiting 0.
 #include <spdlog/spdlog.h>
 
+#include <atomic>
 #include <boost/asio/signal_set.hpp>
 #include <boost/asio/thread_pool.hpp>
 #include <csignal>
@@ -15,6 +16,7 @@
 #include "config/config.hpp"
 #include "core/allocator.hpp"
 #include "core/bytes_cache.hpp"
+#include "core/heap_trimmer.hpp"
 #include "core/worker_pool.hpp"
 #include "http/server.hpp"
 #include "image/image_service.hpp"
@@ -64,7 +66,7 @@ Auth make_auth(const config::Config& c) {
 // The service's own memory apart from the store's mapped pages (RssFile, which grows with the
 // LMDB file and is reclaimable page cache), and the heap's share of it. Only registered where
 // /proc gives the fields, so a dashboard never reads a false zero.
-void register_memory_samples(metrics::Registry& registry) {
+void register_memory_samples(metrics::Registry& registry, const HeapTrimmer& trimmer) {
   if (metrics::read_resident_memory()) {
     // NaN, should /proc stop answering, is valid exposition and no false zero.
     const auto rss = [](std::uint64_t metrics::ResidentMemory::*field) {
@@ -90,10 +92,28 @@ void register_memory_samples(metrics::Registry& registry) {
       "imagecpp_heap_retained_bytes", "gauge",
       "Free bytes malloc keeps from the kernel for reuse (mallinfo2; some may be released).",
       [] { return static_cast<double>(metrics::read_heap_memory().retained_bytes); });
+  const auto& trims = trimmer.stats();
+  const auto count = [](const std::atomic<std::uint64_t>& value, double unit = 1) {
+    return [&value, unit] { return static_cast<double>(value.load()) * unit; };
+  };
+  registry.add_sample("imagecpp_heap_trims_total", "counter",
+                      "Times free heap pages were given back to the kernel (--heap-trim-*).",
+                      count(trims.trims));
+  registry.add_sample("imagecpp_heap_trim_released_bytes_total", "counter",
+                      "Resident memory the heap trims gave back (RssAnon less heap in use, "
+                      "before and after each).",
+                      count(trims.released_bytes));
+  registry.add_sample("imagecpp_heap_trim_seconds_total", "counter",
+                      "Time spent in heap trims, each holding malloc's lock.",
+                      count(trims.trim_ns, 1e-9));
+  registry.add_sample("imagecpp_heap_trim_seconds_max", "gauge",
+                      "The longest heap trim so far: the longest any allocation waited for one.",
+                      count(trims.longest_trim_ns, 1e-9));
 }
 
 void register_samples(metrics::Registry& registry, const image::ImageService& images,
-                      const WorkerPool& workers, const BytesCache& cache) {
+                      const WorkerPool& workers, const BytesCache& cache,
+                      const HeapTrimmer& trimmer) {
   registry.add_sample("imagecpp_variants_computed_total", "counter",
                       "Variants (and JPEG conversions) computed and stored.", [&images] {
                         return static_cast<double>(images.stats().variants_computed.load());
@@ -121,7 +141,12 @@ void register_samples(metrics::Registry& registry, const image::ImageService& im
       "imagecpp_variant_write_failures_total", "counter",
       "Variants whose write behind the answer failed (recomputed when needed).",
       [&images] { return static_cast<double>(images.stats().write_behind_failures.load()); });
-  register_memory_samples(registry);
+  registry.add_sample(
+      "imagecpp_variant_writes_waited_total", "counter",
+      "Variants whose request waited for their write: the writes behind answers held as many "
+      "bytes as the cache (--cache-mb) may.",
+      [&images] { return static_cast<double>(images.stats().writes_waited.load()); });
+  register_memory_samples(registry, trimmer);
 }
 
 // The storage engine: Redis when REDIS_URL is set (production, shared with the peers), else
@@ -153,6 +178,8 @@ std::pair<std::unique_ptr<store::Store>, std::string> make_store(
 
 int run(const config::Config& c, const char* argv0) {
   image::init_vips(argv0);
+  HeapTrimmer trimmer(HeapTrimSettings{.interval = c.heap_trim_interval,
+                                       .above_bytes = c.heap_trim_above_mb << 20});
   Auth auth = make_auth(c);
 
   boost::asio::thread_pool blocking(2);  // store writes: fsync must not hold a network thread
@@ -167,7 +194,7 @@ int run(const config::Config& c, const char* argv0) {
                                         .max_frames = c.max_frames,
                                         .max_render_time = c.max_render_time}});
   metrics::Registry registry;
-  register_samples(registry, images, workers, cache);
+  register_samples(registry, images, workers, cache, trimmer);
   if (auth.remote) auth.remote->register_metrics(registry);
   api::Api api(
       api::ApiSettings{
