@@ -7,7 +7,7 @@ Starts the service on loopback (LMDB store in --tmp, static tokens), then:
   warm-up     --warmup requests of the mixed load (not measured)
   checkpoint  "after warm-up": RSS with no request in flight (all clients wait at a barrier)
   measured    --requests requests of the same mix and/or --duration seconds, RSS printed every
-              --interval seconds (sampled every second)
+              --interval seconds (sampled 4 times a second)
   checkpoint  "end": RSS with no request in flight, right after the last answer
   settle      --settle seconds idle, RSS once more (informative: what the allocator gives back)
 then SIGTERM (the service must exit 0) and the report.
@@ -37,7 +37,8 @@ RssAnon is the heap, the thread stacks and the anonymous mmaps of the allocator 
 what a leak, fragmentation or an allocator that never gives memory back makes grow. VmRSS and
 RssFile are printed beside it; --verdict total makes VmRSS decide.
 
-Which samples: RSS is sampled every second. "After warm-up" for the verdict is the median of
+Which samples: RSS is sampled 4 times a second (the heap's figures from /metrics once a
+second, when the binary has them). "After warm-up" for the verdict is the median of
 the samples in the first fifth of the measured phase, "end" the median in the last fifth: the
 same load in both, many samples each (36 s of samples in a 3-minute run, 2 minutes in a
 10-minute one), so a leak or a creeping heap shows, and the instant (how many 13 MP images
@@ -46,7 +47,10 @@ are decoding right then: tens of MB each) does not. The verdict: end <= after wa
 warm-up and of the load are printed too, with their growth, as what the process keeps when
 idle; they are not the verdict because with a lean allocator they are a few tens of MB, which
 a trim or a purge that has not run yet moves by tens of percent. Runs too short for 10
-samples under load fall back to the quiescent checkpoints.
+samples under load fall back to the quiescent checkpoints. Beside the median, the mean and the
+10th percentile of the same samples are printed (informative), and per fifth the heap's bytes in
+use, retained, and RssAnon less in use: in use rising means a leak or a growing structure, in
+use flat with the rest rising means the allocator keeps what is freed.
 
 Machine noise: the load average and the CPU time that other processes used during the measured
 phase (share of all cores) are printed, since the machine may be shared.
@@ -620,9 +624,13 @@ class HeapScraper:
         return out
 
 
+SAMPLE_PERIOD = 0.25  # s between RSS samples: 4 a second, so a fifth's median rests on
+HEAP_EVERY = 4        # hundreds of them; the heap's figures (an HTTP scrape) once a second
+
+
 class Sampler(threading.Thread):
-    """RSS (and the heap's figures from /metrics) every second; a line every --interval
-    seconds."""
+    """RSS every SAMPLE_PERIOD (and the heap's figures from /metrics every second); a line every
+    --interval seconds."""
 
     def __init__(self, service, shared, interval, t0):
         super().__init__(daemon=True)
@@ -635,7 +643,9 @@ class Sampler(threading.Thread):
     def run(self):
         last_print = time.monotonic()
         last_issued, last_t = 0, time.monotonic()
-        while not self.done.wait(1.0):
+        n = 0
+        while not self.done.wait(SAMPLE_PERIOD):
+            n += 1
             try:
                 st = proc_status(self.service.pid)
             except OSError:
@@ -644,12 +654,12 @@ class Sampler(threading.Thread):
                 print("[soak] the service is gone: stopping the load", flush=True)
                 self.shared.stop.set()
                 return
-            heap = self.heap.read()
+            heap = self.heap.read() if n % HEAP_EVERY == 0 else {}
             now = time.monotonic()
             with self.shared.lock:
                 issued = self.shared.issued
             self.samples.append((now - self.t0, self.phase, issued, st, heap))
-            if now - last_print >= self.interval:
+            if heap and now - last_print >= self.interval:
                 rate = (issued - last_issued) / (now - last_t) if issued >= last_issued else 0
                 heap_text = ""
                 if "in_use" in heap:
@@ -662,7 +672,7 @@ class Sampler(threading.Thread):
 
 
 def heap_report(samples, result):
-    """Per fifth of the measured phase, medians of the 1 s samples: RssAnon, the heap's bytes in
+    """Per fifth of the measured phase, medians of the 1 s scrapes: RssAnon, the heap's bytes in
     use and retained (mallinfo2), RssAnon less in use (what the heap keeps resident for nothing,
     plus stacks); and what the heap trims did. Tells a growing structure (in use rising) from
     the allocator's retention (in use flat, the rest rising)."""
@@ -901,7 +911,7 @@ def soak(args, photos, service):
                 mb(settled) if settled is not None else "-", growth))
         print("  %-12s %12s %12s %12s  (peak, VmHWM); peak sampled in the measured phase: VmRSS %s, RssAnon %s" % (
             "VmHWM", "", mb(st_w["VmHWM"]), mb(st_e["VmHWM"]), mb(peak_after_warm), mb(peak_anon_after_warm)))
-        # The verdict's figures: medians of the 1 s samples under load in the first and the last
+        # The verdict's figures: medians of the samples under load in the first and the last
         # fifth of the measured phase (see the header).
         under = [(t, st) for t, phase, _, st, _ in sampler.samples if phase == "measured"]
         basis = "quiescent checkpoints"
@@ -917,8 +927,20 @@ def soak(args, photos, service):
                 a, b = med([st[k] for st in first]), med([st[k] for st in last])
                 result["load_median_kb_" + k] = [a, b]
                 parts.append("%s %s -> %s (%+.1f %%)" % (k, mb(a), mb(b), 100.0 * (b - a) / a if a else 0))
-            print("  under load, median of the 1 s samples, first -> last fifth of the measured phase: "
-                  + ", ".join(parts))
+            print("  under load, median of the %g s samples (%d and %d), first -> last fifth of the "
+                  "measured phase: " % (SAMPLE_PERIOD, len(first), len(last)) + ", ".join(parts))
+            # Informative beside the median: the mean, and the floor (10th percentile), which
+            # images being decoded at the instant move least.
+            others = []
+            for name, fn in (("mean", lambda xs: sum(xs) / len(xs)),
+                             ("p10", lambda xs: sorted(xs)[len(xs) // 10])):
+                a, b = fn([st["RssAnon"] for st in first]), fn([st["RssAnon"] for st in last])
+                result["load_%s_kb_RssAnon" % name] = [a, b]
+                others.append("%s %s -> %s (%+.1f %%)" % (name, mb(a), mb(b), 100.0 * (b - a) / a if a else 0))
+            print("  RssAnon under load, other statistics of the same samples: " + ", ".join(others))
+            result["samples_measured"] = [
+                [round(t, 2), st["RssAnon"], heap.get("in_use")]
+                for t, phase, _, st, heap in sampler.samples if phase == "measured"]
             heap_report(sampler.samples, result)
         key = "RssAnon" if args.verdict == "anon" else "VmRSS"
         if "load_median_kb_" + key in result:
