@@ -29,8 +29,10 @@ void tune_allocator() noexcept {
   // request, for RssAnon 188 -> 195 MB against 310 -> 330 MB. A fixed value also stops glibc's
   // dynamic threshold from moving.
   set_unless_given("MALLOC_MMAP_THRESHOLD_", M_MMAP_THRESHOLD, 1 << 20);
-  // Free memory at the top of the heap is kept up to this much rather than trimmed and faulted
-  // back in under the next burst.
+  // free() itself trims the top of the heap only above this much, so that a network thread never
+  // pays for giving memory back: the heap trimmer (core/heap_trimmer.hpp) does, off the network
+  // threads, once the heap keeps more than --heap-trim-above-mb resident without using it, and
+  // also for the free chunks below the top that free() never returns.
   set_unless_given("MALLOC_TRIM_THRESHOLD_", M_TRIM_THRESHOLD, 256 << 20);
 }
 
