@@ -178,8 +178,9 @@ std::pair<std::unique_ptr<store::Store>, std::string> make_store(
 
 int run(const config::Config& c, const char* argv0) {
   image::init_vips(argv0);
-  HeapTrimmer trimmer(HeapTrimSettings{.interval = c.heap_trim_interval,
-                                       .above_bytes = c.heap_trim_above_mb << 20});
+  HeapTrimmer trimmer(
+      HeapTrimSettings{.interval = c.heap_trim_interval, .above_bytes = c.heap_trim_above_mb << 20},
+      metrics::resident_unused_heap);
   Auth auth = make_auth(c);
 
   boost::asio::thread_pool blocking(2);  // store writes: fsync must not hold a network thread

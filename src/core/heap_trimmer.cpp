@@ -5,8 +5,6 @@
 
 #include <utility>
 
-#include "metrics/process_memory.hpp"
-
 namespace imagecpp {
 
 HeapTrimmer::HeapTrimmer(HeapTrimSettings settings, Probe probe, Trim trim)
@@ -56,14 +54,6 @@ bool HeapTrimmer::check() {
     stats_.released_bytes.fetch_add(*before - *after, std::memory_order_relaxed);
   }
   return true;
-}
-
-std::optional<std::uint64_t> HeapTrimmer::resident_unused_heap() {
-  const auto resident = metrics::read_resident_memory();
-  if (!resident) return std::nullopt;
-  const auto heap = metrics::read_heap_memory();
-  // A block just handed out is in use before its pages are touched (resident): no negative.
-  return resident->anon_bytes > heap.in_use_bytes ? resident->anon_bytes - heap.in_use_bytes : 0;
 }
 
 void HeapTrimmer::release_free_pages() noexcept {

@@ -46,9 +46,9 @@ class HeapTrimmer {
   using Trim = std::function<void()>;
 
   // Checks every settings.interval on a thread of its own, or never when it is 0 (check() is
-  // then the caller's). The probe and the trim are injectable for tests.
-  explicit HeapTrimmer(HeapTrimSettings settings, Probe probe = resident_unused_heap,
-                       Trim trim = release_free_pages);
+  // then the caller's). The process's probe is metrics::resident_unused_heap (core knows no
+  // /proc); the trim is injectable for tests.
+  HeapTrimmer(HeapTrimSettings settings, Probe probe, Trim trim = release_free_pages);
   ~HeapTrimmer();  // stops and joins the thread
   HeapTrimmer(const HeapTrimmer&) = delete;
   HeapTrimmer& operator=(const HeapTrimmer&) = delete;
@@ -60,8 +60,6 @@ class HeapTrimmer {
   const Stats& stats() const noexcept { return stats_; }
   const HeapTrimSettings& settings() const noexcept { return settings_; }
 
-  // This process: RssAnon (/proc/self/status) less the heap's bytes in use (mallinfo2).
-  static std::optional<std::uint64_t> resident_unused_heap();
   // malloc_trim(0): the top of the heap above nothing, and the pages inside free chunks.
   static void release_free_pages() noexcept;
 

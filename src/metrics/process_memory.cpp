@@ -72,6 +72,14 @@ HeapMemory heap_memory_from(const struct mallinfo2& info) noexcept {
   return {in_use, total > in_use ? total - in_use : 0};
 }
 
+std::optional<std::uint64_t> resident_unused_heap() {
+  const auto resident = read_resident_memory();
+  if (!resident) return std::nullopt;
+  const auto heap = read_heap_memory();
+  // A block just handed out is in use before its pages are touched (resident): no negative.
+  return resident->anon_bytes > heap.in_use_bytes ? resident->anon_bytes - heap.in_use_bytes : 0;
+}
+
 HeapMemory read_heap_memory() noexcept {
   // mallinfo2 walks every arena's bins under its lock: cheap with the one arena we configure,
   // and a scrape comes every few seconds at most.

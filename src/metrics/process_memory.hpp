@@ -36,4 +36,9 @@ HeapMemory read_heap_memory() noexcept;
 // The same figures from one mallinfo2 snapshot.
 HeapMemory heap_memory_from(const struct mallinfo2& info) noexcept;
 
+// Resident memory the heap keeps without using it: RssAnon less the heap's bytes in use (plus
+// the threads' stacks and the little else that is not malloc's). What the heap trimmer
+// (core/heap_trimmer.hpp) bounds; nullopt when /proc cannot be read.
+std::optional<std::uint64_t> resident_unused_heap();
+
 }  // namespace imagecpp::metrics

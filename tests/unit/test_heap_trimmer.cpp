@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "core/heap_trimmer.hpp"
+#include "metrics/process_memory.hpp"
 
 namespace {
 
@@ -126,7 +127,7 @@ TEST(HeapTrimmer, NoIntervalNoThread) {
 TEST(HeapTrimmer, ReleasesFreePagesPinnedBelowBlocksInUse) {
   constexpr std::size_t kBlock = 64 << 10;  // below glibc's smallest mmap threshold (128 KiB)
   constexpr std::size_t kBlocks = 1024;     // 64 MiB
-  const auto start = HeapTrimmer::resident_unused_heap();
+  const auto start = imagecpp::metrics::resident_unused_heap();
   ASSERT_TRUE(start);
   std::vector<std::unique_ptr<char[]>> blocks;
   blocks.reserve(kBlocks);
@@ -138,14 +139,15 @@ TEST(HeapTrimmer, ReleasesFreePagesPinnedBelowBlocksInUse) {
     if (i % 8 != 7) blocks[i].reset();
   }
   constexpr std::uint64_t kFreed = kBlocks / 8 * 7 * kBlock;  // 56 MiB
-  const auto held = HeapTrimmer::resident_unused_heap();
+  const auto held = imagecpp::metrics::resident_unused_heap();
   ASSERT_TRUE(held);
   EXPECT_GE(*held, *start + kFreed - 8 * kMiB) << "free chunks were not resident";
 
   HeapTrimmer trimmer(
-      HeapTrimSettings{.interval = std::chrono::milliseconds(0), .above_bytes = kFreed / 2});
+      HeapTrimSettings{.interval = std::chrono::milliseconds(0), .above_bytes = kFreed / 2},
+      imagecpp::metrics::resident_unused_heap);
   EXPECT_TRUE(trimmer.check());
-  const auto after = HeapTrimmer::resident_unused_heap();
+  const auto after = imagecpp::metrics::resident_unused_heap();
   ASSERT_TRUE(after);
   // Each run loses at most a page at either end to chunk headers: nearly all of it goes back.
   EXPECT_LE(*after + kFreed - 8 * kMiB, *held);
