@@ -303,6 +303,16 @@ void add_log_options(CLI::App& app, Config& c) {
       ->default_str(c.log_level);
 }
 
+void add_memory_options(CLI::App& app, Config& c) {
+  number_option(app, "--heap-trim-interval-ms", c.heap_trim_interval, "IMAGE_HEAP_TRIM_INTERVAL_MS",
+                {0, kTenMinutesMs},
+                "Milliseconds between checks of the heap's resident free memory, given back to "
+                "the kernel above --heap-trim-above-mb; 0 = never");
+  number_option(app, "--heap-trim-above-mb", c.heap_trim_above_mb, "IMAGE_HEAP_TRIM_ABOVE_MB",
+                {0, 1u << 20},
+                "MiB of resident memory the heap may keep without using it before a trim");
+}
+
 // A usage error: one line on stderr and exit status 2 (the usual one for a usage error), for
 // every bad setting alike (CLI11's own codes, 105 to 115, say nothing more to a supervisor).
 std::optional<Config> refused(const CLI::ParseError& e, int& exit_code) {
@@ -335,6 +345,7 @@ std::optional<Config> load(int argc, char** argv, int& exit_code) {
   add_remote_auth_options(app, c);
   add_auth_limit_options(app, c);
   add_log_options(app, c);
+  add_memory_options(app, c);
   try {
     app.parse(argc, argv);
     if (app.get_option("--port")->count() == 0) apply_server_port_env(c);

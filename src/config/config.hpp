@@ -70,6 +70,11 @@ struct Config {
   // Logout broadcast (remote auth mode only)
   std::string rabbit_url = "amqp://localhost";  // empty = no consumer
 
+  // Heap: resident memory the heap keeps free beyond this is given back to the kernel, checked
+  // every interval from a thread of its own (core/heap_trimmer.hpp).
+  std::chrono::milliseconds heap_trim_interval{1000};  // 0 = never trimmed
+  std::uint64_t heap_trim_above_mb = 8;
+
   // Logs
   LogFormat log_format = LogFormat::text;
   std::string log_level = "info";

@@ -134,19 +134,36 @@ boost::asio::awaitable<SharedBytes> ImageService::compute(const std::string& id,
   // A variant can be recomputed from its original, so its first requester need not wait for a
   // durable write: the cache holds it meanwhile, and the write completes behind the answer.
   cache_.put(key, result);
+  if (!reserve_write_behind(result->size())) {
+    stats_.writes_waited.fetch_add(1, std::memory_order_relaxed);
+    co_await store_.put(key, result);
+    co_return result;
+  }
   writes_pending_.fetch_add(1, std::memory_order_acq_rel);
   const auto executor = co_await boost::asio::this_coro::executor;
   boost::asio::co_spawn(executor, write_behind(key, result), boost::asio::detached);
   co_return result;
 }
 
+// Never lets the total pass the bound, not even for a moment (as WorkerPool's places).
+bool ImageService::reserve_write_behind(std::size_t bytes) noexcept {
+  std::size_t current = writes_behind_bytes_.load(std::memory_order_relaxed);
+  do {
+    if (bytes > cache_.capacity() || current > cache_.capacity() - bytes) return false;
+  } while (!writes_behind_bytes_.compare_exchange_weak(current, current + bytes,
+                                                       std::memory_order_relaxed));
+  return true;
+}
+
 boost::asio::awaitable<void> ImageService::write_behind(std::string key, SharedBytes bytes) {
+  const std::size_t size = bytes->size();
   try {
     co_await store_.put(std::move(key), std::move(bytes));
   } catch (const std::exception&) {
     // Not lost: the next request for it after eviction computes it again.
     stats_.write_behind_failures.fetch_add(1, std::memory_order_relaxed);
   }
+  writes_behind_bytes_.fetch_sub(size, std::memory_order_relaxed);
   writes_pending_.fetch_sub(1, std::memory_order_acq_rel);
 }
 

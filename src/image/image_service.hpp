@@ -29,6 +29,8 @@ struct ServiceStats {
   std::atomic<std::uint64_t> variants_computed{0};
   std::atomic<std::uint64_t> uploads{0};
   std::atomic<std::uint64_t> write_behind_failures{0};
+  // Variants whose request waited for their write: the writes behind held their bound.
+  std::atomic<std::uint64_t> writes_waited{0};
 };
 
 class ImageService {
@@ -68,6 +70,7 @@ class ImageService {
   boost::asio::awaitable<SharedBytes> compute(const std::string& id, const std::string& key,
                                               std::optional<int> box);
   boost::asio::awaitable<void> write_behind(std::string key, SharedBytes bytes);
+  bool reserve_write_behind(std::size_t bytes) noexcept;
 
   store::Store& store_;
   WorkerPool& workers_;
@@ -76,6 +79,10 @@ class ImageService {
   SingleFlight<SharedBytes> flights_;  // keyed by store key: originals and derived images
   ServiceStats stats_;
   std::atomic<std::size_t> writes_pending_{0};
+  // Bytes of the variants being written behind their answers, at most the cache's capacity: a
+  // store slower than the workers makes requests wait for their writes rather than letting
+  // variants pile up in memory on their way to it.
+  std::atomic<std::size_t> writes_behind_bytes_{0};
 };
 
 }  // namespace imagecpp::image

@@ -39,6 +39,8 @@ NUMERIC = [
     ("--auth-timeout-ms", "IMAGE_AUTH_TIMEOUT_MS", 1, 600000),
     ("--auth-cache-ttl", "IMAGE_AUTH_CACHE_TTL", 1, 2592000),
     ("--auth-cache-size", "IMAGE_AUTH_CACHE_SIZE", 1, 100000000),
+    ("--heap-trim-interval-ms", "IMAGE_HEAP_TRIM_INTERVAL_MS", 0, 600000),
+    ("--heap-trim-above-mb", "IMAGE_HEAP_TRIM_ABOVE_MB", 0, 1 << 20),
 ]
 
 # (flag, environment variable, accepted words) of the settings that name a choice.

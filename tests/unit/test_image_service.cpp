@@ -219,6 +219,24 @@ TEST_P(ImageServiceTest, AnUndecodableOriginalIsBadInputForItsVariants) {
   EXPECT_FALSE(stored(id + "_320"));
 }
 
+// The variants on their way to the store behind their answers hold at most the cache's capacity:
+// beyond, a request waits for its own write (a slow store slows requests, memory stays bounded).
+TEST_P(ImageServiceTest, WritesBehindHoldAtMostTheCachesCapacity) {
+  const std::string id = create(test::image_bytes("snake.jpg"));
+  BytesCache tiny(1024);  // on, but smaller than any variant
+  ImageService waiting(store_, workers_, tiny, ServiceSettings{});
+  test::run_awaitable(waiting.variant(id, 160));
+  test::run_awaitable(waiting.variant(id, 320));
+  EXPECT_EQ(waiting.stats().writes_waited.load(), 2u);
+  EXPECT_EQ(waiting.writes_pending(), 0u);
+  EXPECT_TRUE(stored(id + "_160"));
+  EXPECT_TRUE(stored(id + "_320"));
+  // Room for them (or no cache at all): none waits beyond what the cache setting says.
+  test::run_awaitable(service_.variant(id, 640));
+  EXPECT_EQ(service_.stats().writes_waited.load(), 0u);
+  EXPECT_TRUE(stored(id + "_640"));
+}
+
 INSTANTIATE_TEST_SUITE_P(CacheOffAndOn, ImageServiceTest,
                          ::testing::Values(std::size_t{0}, std::size_t{16} << 20),
                          [](const auto& info) { return info.param == 0 ? "NoCache" : "Cache"; });

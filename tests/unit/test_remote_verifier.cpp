@@ -80,6 +80,17 @@ TEST(ParseUser, ReadsTheAuthServiceUser) {
   EXPECT_FALSE(parse_user(R"([{"id":"u1"}])"));
 }
 
+// What the token cache keeps per token stays small: a name too long for it is not kept, the
+// user still is.
+TEST(ParseUser, ALongNameIsDroppedNotTheUser) {
+  const std::string fits(kMaxUserNameBytes, 'n');
+  EXPECT_EQ(parse_user(R"({"id":"u1","name":")" + fits + R"("})")->name, fits);
+  const auto u = parse_user(R"({"id":"u1","name":")" + std::string(500'000, 'n') + R"("})");
+  ASSERT_TRUE(u);
+  EXPECT_EQ(u->id, "u1");
+  EXPECT_EQ(u->name, "");
+}
+
 TEST(ParseUser, UserIdsAreShortPrintableAscii) {
   EXPECT_FALSE(user_id_problem("u1"));
   EXPECT_FALSE(user_id_problem("!0aZ~"));
