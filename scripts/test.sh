@@ -58,7 +58,7 @@ if ((!FAST)); then
   # Caches, single flight, worker pool, the in-flight budget, the verifier and the stores' async
   # clients, the domain, and the stress tests of each. Not the domain's stress test: it renders
   # images from many loops, and libvips under TSan stalls for tens of seconds (it runs in stage 1).
-  ./build/tsan/tests/unit_tests --gtest_brief=1 --gtest_filter='*InflightBudget*:*BytesCache*:*SingleFlight*:*WorkerPool*:*TokenCache*:*CachingVerifier*:*RemoteVerifier*:*Redis*:*Lmdb*:*ImageService*:*LogoutConsumer*:-*ImageServiceStress*'
+  ./build/tsan/tests/unit_tests --gtest_brief=1 --gtest_filter='*InflightBudget*:*BytesCache*:*SingleFlight*:*WorkerPool*:*Gate*:*TokenCache*:*CachingVerifier*:*RemoteVerifier*:*Redis*:*Lmdb*:*ImageService*:*LogoutConsumer*:-*ImageServiceStress*'
 
   stage "3/4 fuzzing: ${FUZZ_SECONDS}s per target"
   CC=clang CXX=clang++ configure_and_build build/fuzz -DCMAKE_BUILD_TYPE=Release \
