@@ -19,6 +19,7 @@ test_pkgs=(
   openssl
   clang libclang-rt-14-dev
   libsixel-examples libsdl2-image-tests
+  libvips-tools
 )
 
 want=("${build_pkgs[@]}")
