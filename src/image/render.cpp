@@ -145,6 +145,19 @@ class Deadline {
   gulong handler_ = 0;
 };
 
+// Every metadata field removed from a private copy (the pixels are shared, not copied). The
+// savers' own `strip` is not enough: libvips 8.14's webpsave ignores it and writes the original's
+// EXIF (GPS position included) into the WebP (libvips issue 3340).
+vips::VImage without_any_metadata(const vips::VImage& image) {
+  vips::VImage copy = image.copy();
+  gchar** fields = vips_image_get_fields(copy.get_image());
+  for (gchar** field = fields; *field != nullptr; ++field) {
+    vips_image_remove(copy.get_image(), *field);  // refuses the fixed header fields: fine
+  }
+  g_strfreev(fields);
+  return copy;
+}
+
 std::string take(VipsBlob* encoded) {
   const detail::BlobPtr blob(encoded);
   const VipsArea* area = VIPS_AREA(blob.get());
@@ -194,9 +207,10 @@ vips::VImage variant_pixels(std::string_view original, std::optional<int> box, b
   return to_srgb8(thumbnail(original, box, has_profile), keep_alpha);
 }
 
-std::string encode(const vips::VImage& image, const Encoding& encoding) {
+std::string encode(const vips::VImage& pixels, const Encoding& encoding) {
   if (encoding.quality < 1 || encoding.quality > 100)
     throw Error(ErrorCode::internal, "quality must be within 1..100");
+  const vips::VImage image = without_any_metadata(pixels);
   switch (encoding.format) {
     case Format::jpeg:
       return take(image.jpegsave_buffer(vips::VImage::option()
