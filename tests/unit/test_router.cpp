@@ -67,11 +67,11 @@ TEST(Router, FormatRoutesInBothFamilies) {
 }
 
 TEST(Router, FormatRouteLookalikesAreUnknown) {
-  for (const std::string path :
-       {"/v1/image/" + kId + "/jpeg/json", "/v1/image/" + kId + "/json",
-        "/v1/image/" + kId + "/png", "/v1/image/" + kId + "/webp/",
-        "/v1/image/" + kId + "/auto/json/x", "/images//webp", "/images//auto/json",
-        "/v1/image/a/b/webp", "/v1/image/" + kId + "/WEBP"}) {
+  for (const std::string& path : std::vector<std::string>{
+           "/v1/image/" + kId + "/jpeg/json", "/v1/image/" + kId + "/json",
+           "/v1/image/" + kId + "/png", "/v1/image/" + kId + "/webp/",
+           "/v1/image/" + kId + "/auto/json/x", "/images//webp", "/images//auto/json",
+           "/v1/image/a/b/webp", "/v1/image/" + kId + "/WEBP"}) {
     EXPECT_EQ(match_route(path).route, Route::unknown) << path;
   }
   // A segment named like a format is an id (a bad one: 400, as before).
