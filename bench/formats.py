@@ -2,7 +2,7 @@
 """Bytes, encode time and SSIM of each variant format (issue 14), on the benchmark photos.
 
   formats.py --bin build/bench/bench/format_reference --images build/bench/images --out DIR
-             [--sizes 160,320,640,1200] [--jpeg 80] [--webp 80:4] [--avif 60:4]
+             [--sizes 160,320,640,1200] [--jpeg 80] [--webp 80:4] [--avif 60:2]
              [--iterations 3] [--sweep] [--quick]
 
 For each photo and size, bench/format_reference makes the variant's pixels exactly as the service
@@ -158,7 +158,7 @@ def main():
     p.add_argument("--sizes", default="160,320,640,1200")
     p.add_argument("--jpeg", default="80")
     p.add_argument("--webp", default="80:4")
-    p.add_argument("--avif", default="60:4")
+    p.add_argument("--avif", default="60:2")
     p.add_argument("--iterations", type=int, default=3)
     p.add_argument("--sweep", action="store_true")
     p.add_argument("--quick", action="store_true", help="one photo, one size, one run")

@@ -44,7 +44,7 @@ struct Config {
   int webp_quality = 80;
   int webp_effort = 4;
   int avif_quality = 60;
-  int avif_effort = 4;
+  int avif_effort = 2;
   unsigned avif_workers = 0;  // AVIF computations at once; 0 = half the workers (at least 1)
   unsigned avif_queue_limit = 16;
   std::uint64_t avif_max_pixels = 4'000'000;

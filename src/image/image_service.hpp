@@ -24,12 +24,13 @@ struct Image {
 struct ServiceSettings {
   int jpeg_quality = 80;
   Limits limits;
-  // WebP and AVIF: defaults that match the JPEG variant's SSIM at its default quality on the
-  // benchmark photos (bench/formats.py; figures in the README).
+  // WebP and AVIF: the lowest qualities whose mean SSIM on the benchmark photos reaches the JPEG
+  // variant's at its default (bench/formats.py --sweep; figures in the README). AVIF effort 2:
+  // about a seventh of effort 4's CPU, for a few per cent more bytes (encoded on request).
   int webp_quality = 80;
   int webp_effort = 4;
   int avif_quality = 60;
-  int avif_effort = 4;
+  int avif_effort = 2;
   // AVIF encodes are several times slower than JPEG: at most `avif_slots` run at once (the other
   // workers stay free for JPEG and WebP), and `avif_queue_limit` more wait (503 beyond).
   unsigned avif_slots = 1;
