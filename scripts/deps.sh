@@ -20,6 +20,7 @@ test_pkgs=(
   clang libclang-rt-14-dev
   libsixel-examples libsdl2-image-tests
   chromium chromium-driver python3-selenium
+  libvips-tools
 )
 
 want=("${build_pkgs[@]}")

@@ -124,7 +124,7 @@ void register_samples(metrics::Registry& registry, const image::ImageService& im
                       const WorkerPool& workers, const BytesCache& cache,
                       const HeapTrimmer& trimmer) {
   registry.add_sample("imagecpp_variants_computed_total", "counter",
-                      "Variants (and JPEG conversions) computed and stored.", [&images] {
+                      "Variants and conversions computed and stored, every format.", [&images] {
                         return static_cast<double>(images.stats().variants_computed.load());
                       });
   registry.add_sample("imagecpp_uploads_total", "counter", "Images stored.",
@@ -146,6 +146,20 @@ void register_samples(metrics::Registry& registry, const image::ImageService& im
   registry.add_sample("imagecpp_variant_writes_pending", "gauge",
                       "Variants answered and still being written to the store.",
                       [&images] { return static_cast<double>(images.writes_pending()); });
+  registry.add_sample("imagecpp_webp_variants_computed_total", "counter",
+                      "WebP variants (and conversions) computed and stored.", [&images] {
+                        return static_cast<double>(images.stats().webp_computed.load());
+                      });
+  registry.add_sample("imagecpp_avif_variants_computed_total", "counter",
+                      "AVIF variants (and conversions) computed and stored.", [&images] {
+                        return static_cast<double>(images.stats().avif_computed.load());
+                      });
+  registry.add_sample("imagecpp_avif_jobs_running", "gauge",
+                      "AVIF computations holding one of their slots.",
+                      [&images] { return static_cast<double>(images.avif_running()); });
+  registry.add_sample("imagecpp_avif_jobs_waiting", "gauge",
+                      "AVIF computations waiting for a slot.",
+                      [&images] { return static_cast<double>(images.avif_waiting()); });
   registry.add_sample(
       "imagecpp_variant_write_failures_total", "counter",
       "Variants whose write behind the answer failed (recomputed when needed).",
@@ -204,7 +218,14 @@ int run(const config::Config& c, const char* argv0) {
       image::ServiceSettings{.jpeg_quality = c.jpeg_quality,
                              .limits = {.max_pixels = c.max_pixels,
                                         .max_frames = c.max_frames,
-                                        .max_render_time = c.max_render_time}});
+                                        .max_render_time = c.max_render_time,
+                                        .max_avif_pixels = c.avif_max_pixels},
+                             .webp_quality = c.webp_quality,
+                             .webp_effort = c.webp_effort,
+                             .avif_quality = c.avif_quality,
+                             .avif_effort = c.avif_effort,
+                             .avif_slots = c.effective_avif_workers(),
+                             .avif_queue_limit = c.avif_queue_limit});
   metrics::Registry registry;
   register_samples(registry, images, workers, cache, trimmer);
   if (auth.remote) auth.remote->register_metrics(registry);
@@ -214,7 +235,8 @@ int run(const config::Config& c, const char* argv0) {
   api::Api api(api::ApiSettings{.sizes = c.sizes,
                                 .private_reads = c.private_reads,
                                 .cors_origins = c.cors_origins,
-                                .broker_connected = std::move(broker_connected)},
+                                .broker_connected = std::move(broker_connected),
+                                .max_avif_pixels = c.avif_max_pixels},
                images, cache, auth.verifier(), store, registry);
 
   http::Server server(

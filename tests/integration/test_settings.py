@@ -41,6 +41,13 @@ NUMERIC = [
     ("--auth-cache-size", "IMAGE_AUTH_CACHE_SIZE", 1, 100000000),
     ("--heap-trim-interval-ms", "IMAGE_HEAP_TRIM_INTERVAL_MS", 0, 600000),
     ("--heap-trim-above-mb", "IMAGE_HEAP_TRIM_ABOVE_MB", 0, 1 << 20),
+    ("--webp-quality", "IMAGE_WEBP_QUALITY", 1, 100),
+    ("--webp-effort", "IMAGE_WEBP_EFFORT", 0, 6),
+    ("--avif-quality", "IMAGE_AVIF_QUALITY", 1, 100),
+    ("--avif-effort", "IMAGE_AVIF_EFFORT", 0, 9),
+    ("--avif-workers", "IMAGE_AVIF_WORKERS", 0, 1024),
+    ("--avif-queue-limit", "IMAGE_AVIF_QUEUE_LIMIT", 0, 100000),
+    ("--avif-max-pixels", "IMAGE_AVIF_MAX_PIXELS", 1, 1000000000),
 ]
 
 # (flag, environment variable, accepted words) of the settings that name a choice.
