@@ -5,7 +5,8 @@
 #   scripts/image.sh        -> build/image/imagecpp.tar (and, beside it, the package lists)
 #
 # Environment: IMAGE_TAG (default imagecpp:latest), IMAGE_OUT_DIR (default build/image),
-# IMAGE_MIRROR and IMAGE_SECURITY_MIRROR (Debian's, by default), JOBS (default nproc).
+# IMAGE_MIRROR and IMAGE_SECURITY_MIRROR (Debian's, by default), IMAGE_DEB_CACHE (downloaded
+# packages kept for the next build, default $IMAGE_OUT_DIR/debs), JOBS (default nproc).
 #
 # How (the README's "Container" section says why):
 #   1. the Release binary (tests and benchmark off), stripped;
@@ -15,7 +16,8 @@
 #      verified against the system store: data, not a library);
 #   3. a root filesystem by mmdebstrap, variant "essential" (no apt, no package lists or caches),
 #      with those packages and their dependencies, without documentation (copyright files kept),
-#      man pages or translations; a non-root user, /data for the embedded store;
+#      man pages or translations; /usr merged as in Debian's own images (usr-is-merged: the
+#      usrmerge package would bring perl); a non-root user, /data for the embedded store;
 #   4. the image by buildah, from scratch: that filesystem as its one layer, the binary as
 #      entrypoint, and, in docker's image format, a health check on /healthz.
 # Nothing runs inside a container: this machine's sandbox cannot run one.
@@ -36,6 +38,8 @@ step() { printf '\n== %s (%s)\n' "$*" "$(date +%H:%M:%S)"; }
 ./scripts/deps.sh --image
 mkdir -p "$OUT_DIR"
 OUT_DIR=$(cd "$OUT_DIR" && pwd)
+DEB_CACHE=${IMAGE_DEB_CACHE:-$OUT_DIR/debs}
+mkdir -p "$DEB_CACHE"
 work=$(mktemp -d "$OUT_DIR/work.XXXXXX")
 trap 'rm -rf "$work"' EXIT
 
@@ -55,8 +59,15 @@ deploy/image/runtime-packages.sh "$work/imagecpp" "$heif_module" >"$OUT_DIR/runt
 echo "$(wc -l <"$OUT_DIR/runtime-packages.txt") packages: $(paste -sd' ' "$OUT_DIR/runtime-packages.txt")"
 
 step "root filesystem (mmdebstrap, $SUITE)"
-# Hooks run outside the root filesystem, which is "$1".
+# Hooks run outside the root filesystem, which is "$1". The package cache goes in and out with
+# mmdebstrap's sync hooks (apt checks every package against the signed index, and the cleanup
+# step empties the image's cache after the customize hooks).
 mmdebstrap --variant=essential \
+  --hook-dir=/usr/share/mmdebstrap/hooks/merged-usr \
+  --skip=essential/unlink \
+  --setup-hook='mkdir -p "$1"/var/cache/apt/archives/' \
+  --setup-hook="sync-in '$DEB_CACHE' /var/cache/apt/archives/" \
+  --customize-hook="sync-out /var/cache/apt/archives '$DEB_CACHE'" \
   --include="$(paste -sd, "$OUT_DIR/runtime-packages.txt"),ca-certificates" \
   --dpkgopt='path-exclude=/usr/share/doc/*' \
   --dpkgopt='path-include=/usr/share/doc/*/copyright' \
@@ -69,16 +80,19 @@ mmdebstrap --variant=essential \
   --customize-hook="install -d -o $USER_ID -g $USER_ID -m 0750 \"\$1/data\"" \
   --customize-hook="install -m 0755 '$work/imagecpp' \"\$1$BIN\"" \
   --customize-hook="chroot \"\$1\" dpkg-query -W -f='\${Package} \${Version}\n' >'$OUT_DIR/installed-packages.txt'" \
-  --customize-hook='rm -rf "$1"/var/log/* "$1"/var/cache/debconf/*-old "$1"/var/lib/dpkg/*-old' \
-  --skip=output/dev \
-  "$SUITE" "$work/rootfs.tar" \
+  --customize-hook='rm -rf "$1"/var/log/* "$1"/var/cache/debconf/*-old "$1"/var/lib/dpkg/*-old "$1"/usr/share/info/*' \
+  "$SUITE" - \
   "deb $MIRROR $SUITE main" "deb $MIRROR $SUITE-updates main" \
-  "deb $SECURITY_MIRROR $SUITE-security main"
+  "deb $SECURITY_MIRROR $SUITE-security main" |
+  # An engine gives a container its own /dev: the device nodes mmdebstrap made stay out.
+  mmtarfilter --path-exclude='/dev/*' >"$work/rootfs.tar"
 
 step "image (buildah, docker format)"
 # A private store, removed on exit: nothing is left in the machine's container storage. vfs
 # needs no overlay mount, which a sandbox may refuse.
-buildah_() { buildah --root "$work/storage" --runroot "$work/run" --storage-driver vfs "$@"; }
+buildah_() {
+  BUILDAH_FORMAT=docker buildah --root "$work/storage" --runroot "$work/run" --storage-driver vfs "$@"
+}
 version=$(sed -nE 's/^project\(imagecpp VERSION ([0-9.]+).*/\1/p' CMakeLists.txt)
 revision=$(git rev-parse HEAD 2>/dev/null || echo unknown)
 ctr=$(buildah_ from scratch)
@@ -95,16 +109,17 @@ buildah_ config \
   --port 3001/tcp \
   --volume /data \
   --stop-signal SIGTERM \
-  --healthcheck "CMD [\"/bin/bash\", \"-c\", $(python3 -c 'import json,sys; print(json.dumps(sys.argv[1]))' "$health")]" \
+  --healthcheck "CMD /bin/bash -c '$health'" \
   --healthcheck-interval 30s --healthcheck-timeout 5s --healthcheck-start-period 10s \
   --healthcheck-retries 3 \
   --label org.opencontainers.image.title=imagecpp \
   --label org.opencontainers.image.version="$version" \
   --label org.opencontainers.image.revision="$revision" \
   "$ctr"
-buildah_ commit --format docker --rm "$ctr" "$TAG"
+# Unnamed in the private store, so that the archive names it once, as $TAG.
+image=$(buildah_ commit --format docker --rm --quiet "$ctr")
 rm -f "$OUT_DIR/imagecpp.tar"
-buildah_ push "$TAG" "docker-archive:$OUT_DIR/imagecpp.tar:$TAG"
+buildah_ push --quiet "$image" "docker-archive:$OUT_DIR/imagecpp.tar:$TAG"
 
 step "done"
 rootfs_bytes=$(tar -tvf "$work/rootfs.tar" | awk '{ s += $3 } END { print s }')

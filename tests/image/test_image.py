@@ -54,6 +54,7 @@ FORMATS = (
     ("sample.avif", "image/avif", lambda d: heif_size(d)),
 )
 VARIANT = 160
+MODULE_FAILED = "unable to load"
 
 IMAGE = None  # ImageArchive
 ROOT = None  # its unpacked root filesystem
@@ -78,10 +79,15 @@ def setUpModule():
     USER = resolve_user(ROOT, IMAGE.config.get("User", ""))
 
 
-def launcher(argv):
+# An empty RABBIT_URL counts as unset (the default broker, amqp://localhost): no broker is the
+# flag's empty value, given as `docker run IMAGE --rabbit-url ''` would.
+NO_BROKER = ("--rabbit-url", "")
+
+
+def launcher(argv, root=None):
     """The command that runs argv inside the image as its user, from its working directory."""
     uid, gid = USER
-    return [LAUNCHER, ROOT, str(uid), str(gid), IMAGE.workdir(), "--"] + list(argv)
+    return [LAUNCHER, root or ROOT, str(uid), str(gid), IMAGE.workdir(), "--"] + list(argv)
 
 
 def container_env(run_env):
@@ -105,16 +111,17 @@ class ImageService(Service):
     on loopback: PORT and IMAGE_BIND are set like `docker run -e` would, on the free port the
     harness picks for each start."""
 
-    def __init__(self, run_env, args=()):
+    def __init__(self, run_env, args=(), root=None):
         self.run_env = dict(run_env)
         self.args = list(args)
+        self.root = root
         super().__init__(start=False)
         self.start()
 
     def command(self):
         # Called by start() once the port is chosen and before the process starts with self.env.
         self.env = container_env(dict(self.run_env, PORT=str(self.port), IMAGE_BIND="127.0.0.1"))
-        return launcher(IMAGE.argv(self.args))
+        return launcher(IMAGE.argv(self.args), self.root)
 
     def healthcheck(self):
         """Exit status of the image's health check, run in the image like an engine runs it."""
@@ -186,15 +193,44 @@ class ImageContents(unittest.TestCase):
     def test_bad_setting_stops_the_start(self):
         """A setting from the environment the image runs with is checked as on a host: exit 2,
         one line naming it."""
-        env = container_env({"IMAGE_JPEG_QUALITY": "80%", "RABBIT_URL": "",
-                             "IMAGE_BIND": "127.0.0.1", "PORT": str(free_port())})
+        env = container_env({"IMAGE_JPEG_QUALITY": "80%", "IMAGE_BIND": "127.0.0.1",
+                             "PORT": str(free_port())})
         # The bound only stops a hang, should the setting be taken.
-        out = subprocess.run(launcher(IMAGE.argv()), env=env, timeout=120,
+        out = subprocess.run(launcher(IMAGE.argv(NO_BROKER)), env=env, timeout=120,
                              stdin=subprocess.DEVNULL, capture_output=True, text=True)
         self.assertEqual(out.returncode, 2, out.stdout + out.stderr)
         lines = (out.stdout + out.stderr).strip().splitlines()
         self.assertEqual(len(lines), 1, lines)
         self.assertIn("IMAGE_JPEG_QUALITY", lines[0])
+
+
+class MissingLibrary(unittest.TestCase):
+    """The checks above can fail: in a copy of the image without libde265 (HEVC, a dependency of
+    the HEIF module only, which ldd of the binary does not see), the image's loader reports it,
+    libvips says so at start, and a HEIC upload is refused."""
+
+    def test_missing_library(self):
+        copy = tempfile.mkdtemp(prefix="imagecpp-image-copy-")
+        self.addCleanup(shutil.rmtree, copy, ignore_errors=True)
+        root = os.path.join(copy, "rootfs")
+        subprocess.run(["cp", "-a", "--link", ROOT, root], check=True)  # hard links: fast
+        removed = glob.glob(os.path.join(root, "usr/lib/*/libde265.so*"))
+        self.assertTrue(removed)
+        # Links in the copy only; the store files too, which are the original's otherwise.
+        for path in removed + glob.glob(os.path.join(root, "data", "*")):
+            os.unlink(path)
+        module = glob.glob(os.path.join(root, "usr/lib/*/vips-modules-*/vips-heif.so"))[0]
+        out = subprocess.run(["chroot", root, "/usr/bin/ldd", "/" + os.path.relpath(module, root)],
+                             capture_output=True, text=True)
+        self.assertIn("libde265.so.0 => not found", out.stdout)
+        double = AuthDouble()
+        self.addCleanup(double.close)
+        svc = ImageService({"AUTH_SERVICE_URL": double.url}, NO_BROKER, root=root)
+        self.addCleanup(svc.close)
+        self.assertIn(MODULE_FAILED, svc.log())
+        status, _, body = svc.upload_raw(read_image("snake.heic"), "image/heic",
+                                         token=new_token())
+        self.assertNotEqual(status, 200, body[:300])
 
 
 class StoreTests:
@@ -228,8 +264,8 @@ class StoreTests:
                 self.assertEqual(status, 200, body[:300])
                 self.assertEqual(headers["content-type"], "image/jpeg")
                 self.assertEqual(jpeg_size(body), fit(*size_of(data), VARIANT))
-        self.assertNotIn("unable to load", self.svc.log())
-        self.assertNotIn("VIPS-WARNING", self.svc.log())
+        # What libvips says when a module's libraries are missing (see test_missing_library).
+        self.assertNotIn(MODULE_FAILED, self.svc.log())
 
     def test_broken_images_are_client_errors(self):
         jpeg = read_image("snake.jpg")
@@ -256,7 +292,7 @@ class EmbeddedStore(StoreTests, ServiceTestCase):
         unittest.TestCase.setUpClass()
         cls.double = AuthDouble()
         cls.addClassCleanup(cls.double.close)
-        cls.svc = ImageService({"AUTH_SERVICE_URL": cls.double.url, "RABBIT_URL": ""})
+        cls.svc = ImageService({"AUTH_SERVICE_URL": cls.double.url}, NO_BROKER)
         cls.addClassCleanup(cls.svc.close)
         cls.token = new_token()
 
@@ -290,7 +326,7 @@ class RedisStore(StoreTests, ServiceTestCase):
         cls.double = AuthDouble()
         cls.addClassCleanup(cls.double.close)
         cls.svc = ImageService({"REDIS_URL": cls.redis.address,
-                                "AUTH_SERVICE_URL": cls.double.url, "RABBIT_URL": ""})
+                                "AUTH_SERVICE_URL": cls.double.url}, NO_BROKER)
         cls.addClassCleanup(cls.svc.close)
         cls.token = new_token()
 
@@ -373,7 +409,7 @@ class ArchiveLoads(unittest.TestCase):
         self.assertEqual(config.get("Entrypoint"), IMAGE.config["Entrypoint"])
         self.assertEqual(config.get("User"), IMAGE.config["User"])
         self.assertEqual(sorted(config.get("Env")), sorted(IMAGE.config["Env"]))
-        self.assertEqual(inspected.get("HealthCheck", {}).get("Test"),
+        self.assertEqual(inspected.get("Healthcheck", {}).get("Test"),
                          IMAGE.config["Healthcheck"]["Test"])
 
 
