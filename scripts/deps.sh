@@ -22,8 +22,9 @@ test_pkgs=(
   libsixel-examples libsdl2-image-tests
 )
 # Only scripts/image.sh and its test stage: a root filesystem from Debian's packages, made into an
-# image without running a container (and podman to check that the archive loads).
-image_pkgs=(mmdebstrap buildah podman)
+# image without running a container; podman and docker (its daemon runs containers here, podman
+# cannot) take the archive in the test, docker-compose checks deploy/compose.yaml.
+image_pkgs=(mmdebstrap buildah podman docker.io docker-compose)
 
 want=("${build_pkgs[@]}")
 if [[ "${1:-}" == "--test" ]]; then

@@ -34,6 +34,7 @@ os.environ["IMAGECPP_BIN"] = LAUNCHER
 sys.path.insert(0, os.path.join(HERE, "..", "integration"))
 
 from auth_double import AuthDouble  # noqa: E402
+from docker_daemon import DockerDaemon  # noqa: E402
 from harness import (Service, ServiceTestCase, decode_data_url, fit, free_port,  # noqa: E402
                      heif_size, jpeg_size, png_size, read_image, webp_size)
 from image_archive import ImageArchive, resolve_user  # noqa: E402
@@ -388,6 +389,72 @@ class Broker(unittest.TestCase):
         while self.auth_status(token) != 401:
             self.assertLess(time.monotonic(), deadline, "logout not applied")
             time.sleep(0.02)
+
+
+class DockerEngine(unittest.TestCase):
+    """The archive in a real engine: Debian's dockerd (with runc) does run containers on this
+    machine, where podman's crun cannot. `docker load`, then `docker run` on the host's network:
+    the image's own health check turns healthy, a JPEG goes in and a variant comes out, and
+    `docker stop` ends it with exit 0."""
+
+    def test_docker_load_and_run(self):
+        daemon = DockerDaemon()
+        self.addCleanup(daemon.close)
+        out = daemon.docker("load", "-i", ARCHIVE)
+        tag = IMAGE.tags[0]
+        self.assertIn(tag.rpartition("/")[2], out.stdout)
+        double = AuthDouble()
+        self.addCleanup(double.close)
+        port = free_port()
+        # Only the interval is the test's (the image's is 30 s); the check is the image's.
+        daemon.docker("run", "-d", "--name", "imagecpp", "--network", "host",
+                      "--health-interval", "1s", "-e", "PORT=%d" % port,
+                      "-e", "IMAGE_BIND=127.0.0.1", "-e", "AUTH_SERVICE_URL=" + double.url,
+                      tag, *NO_BROKER)
+        deadline = time.monotonic() + 120  # stops a hang only
+        while True:
+            state = json.loads(daemon.docker("inspect", "imagecpp").stdout)[0]["State"]
+            if state["Health"]["Status"] == "healthy":
+                break
+            self.assertTrue(state["Running"], daemon.docker("logs", "imagecpp").stderr)
+            self.assertLess(time.monotonic(), deadline, state["Health"])
+            time.sleep(0.2)
+        svc = Service(start=False)  # only its HTTP client, pointed at the container
+        self.addCleanup(svc.close)
+        svc.port = port
+        data = read_image("snake.jpg")
+        status, _, body = svc.upload_raw(data, "image/jpeg", token=new_token())
+        self.assertEqual(status, 200, body[:300])
+        image_id = json.loads(body)["id"]
+        status, _, body = svc.request("GET", "/images/%s/jpeg?Size=%d" % (image_id, VARIANT))
+        self.assertEqual(status, 200, body[:300])
+        self.assertEqual(jpeg_size(body), fit(*jpeg_size(data), VARIANT))
+        daemon.docker("stop", "-t", "25", "imagecpp")
+        state = json.loads(daemon.docker("inspect", "imagecpp").stdout)[0]["State"]
+        self.assertEqual(state["ExitCode"], 0, daemon.docker("logs", "imagecpp").stderr)
+
+
+class Compose(unittest.TestCase):
+    """deploy/compose.yaml cannot run here (no registry for Redis' and RabbitMQ's images), but it
+    must parse, name this image, publish its port and set only settings the binary knows."""
+
+    def test_compose_file(self):
+        compose = shutil.which("docker-compose")
+        self.assertIsNotNone(compose, "docker-compose is missing (scripts/deps.sh --image)")
+        path = os.path.join(HERE, "..", "..", "deploy", "compose.yaml")
+        out = subprocess.run([compose, "-f", path, "config"], capture_output=True, text=True,
+                             env=dict(os.environ, AUTH_SERVICE_URL="http://auth:3000"))
+        self.assertEqual(out.returncode, 0, out.stderr)
+        import yaml  # python3-yaml, a dependency of docker-compose
+        service = yaml.safe_load(out.stdout)["services"]["imagecpp"]
+        familiar = {t.replace("docker.io/library/", "") for t in IMAGE.tags}
+        self.assertIn(service["image"], familiar)
+        self.assertIn("%d/tcp" % service["ports"][0]["target"], IMAGE.config["ExposedPorts"])
+        help_text = subprocess.run(launcher(IMAGE.argv(["--help"])), env=container_env({}),
+                                   stdin=subprocess.DEVNULL, capture_output=True, text=True,
+                                   timeout=120).stdout
+        for name in service["environment"]:
+            self.assertRegex(help_text, r"\b%s\b" % name)
 
 
 class ArchiveLoads(unittest.TestCase):
