@@ -30,7 +30,7 @@ MIRROR=${IMAGE_MIRROR:-http://deb.debian.org/debian}
 SECURITY_MIRROR=${IMAGE_SECURITY_MIRROR:-http://deb.debian.org/debian-security}
 JOBS=${JOBS:-$(nproc)}
 SUITE=bookworm
-USER_ID=10001  # outside the range Debian gives system and normal users on a host
+USER_ID=10001  # numeric in the image config: an orchestrator sees "not root" without /etc/passwd
 BIN=/usr/local/bin/imagecpp
 
 step() { printf '\n== %s (%s)\n' "$*" "$(date +%H:%M:%S)"; }
@@ -89,7 +89,7 @@ mmdebstrap --variant=essential \
 
 step "image (buildah, docker format)"
 # A private store, removed on exit: nothing is left in the machine's container storage. vfs
-# needs no overlay mount, which a sandbox may refuse.
+# needs no overlay mount.
 buildah_() {
   BUILDAH_FORMAT=docker buildah --root "$work/storage" --runroot "$work/run" --storage-driver vfs "$@"
 }
