@@ -120,7 +120,11 @@ class ImageService(Service):
         self.start()
 
     def command(self):
-        # Called by start() once the port is chosen and before the process starts with self.env.
+        # Called by start() before the process starts with self.env. A harness that lets the
+        # kernel pick the port (and reads it from the startup line) has none yet: the image is
+        # given one, as `docker run -e PORT` would.
+        if self.port is None:
+            self.port = free_port()
         self.env = container_env(dict(self.run_env, PORT=str(self.port), IMAGE_BIND="127.0.0.1"))
         return launcher(IMAGE.argv(self.args), self.root)
 
