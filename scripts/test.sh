@@ -12,6 +12,9 @@
 #                              4. the benchmark in quick mode on the stage-1 binaries (the service
 #                                 and the reference programs; it must run, its figures are not
 #                                 checked).
+#                              Then the container image: scripts/image.sh builds it, and
+#                              tests/image runs its root filesystem (tests/image/run.sh alone
+#                              runs this stage).
 #   scripts/test.sh --fast     stage 1 only (for a quick local check)
 #
 # Environment: JOBS (parallel build jobs, default nproc), FUZZ_SECONDS (per target, default 12).
@@ -71,6 +74,9 @@ if ((!FAST)); then
   stage "4/4 benchmark, quick mode, on the stage-1 (sanitizer) binary: it must run"
   BENCH_SERVICE_BIN=$ROOT/build/test/imagecpp BENCH_REFERENCE_DIR=$ROOT/build/test/bench \
     BENCH_RESULTS=$ROOT/build/test/bench-quick ./bench/run.sh --quick
+
+  stage "container image: scripts/image.sh, then what it holds run with chroot (tests/image)"
+  ./tests/image/run.sh
 fi
 
 # The CTest figures again, last: every stage above passed.
