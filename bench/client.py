@@ -3,8 +3,9 @@
 variants one request at a time, and a background loop of cold variants.
 
   client.py upload --port P --token T [--json] [--count N] FILE   ids, one a line
-  client.py get --port P --out FILE PATH                          saves a 200 body
+  client.py get --port P --out FILE [--accept A] PATH             saves a 200 body
   client.py cold --port P --ids FILE --sizes 320,1200 --label L [--reference BIN --file F]
+                 [--route jpeg|webp|avif|auto --accept A]
                                                   "L size service_ms [reference_ms]" a sample
   client.py loop --port P --ids FILE --duration S --out FILE      cold variants until S elapse
   client.py burst --port P --ids FILE --clients C           concurrent first reads, a line each:
@@ -63,7 +64,8 @@ def cmd_upload(args):
 
 def cmd_get(args):
     conn = connect(args.port)
-    status, data = request(conn, "GET", args.path)
+    status, data = request(conn, "GET", args.path,
+                           headers={"Accept": args.accept} if args.accept else None)
     if status != 200:
         sys.exit("GET %s: HTTP %d %s" % (args.path, status, data[:200]))
     with open(args.out, "wb") as f:
@@ -81,6 +83,7 @@ def cmd_cold(args):
     file and box when given: both then see the same machine. The first id is a warm-up and is
     not printed."""
     sizes = [int(s) for s in args.sizes.split(",")]
+    headers = {"Accept": args.accept} if args.accept else None
     conn = connect(args.port)
     ref = None
     if args.reference:
@@ -88,11 +91,11 @@ def cmd_cold(args):
                                stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
     for n, image_id in enumerate(read_ids(args.ids)):
         for size in sizes:
-            path = "/v1/image/%s/jpeg?Size=%d" % (image_id, size)
+            path = "/v1/image/%s/%s?Size=%d" % (image_id, args.route, size)
             start = time.perf_counter()
-            status, data = request(conn, "GET", path)
+            status, data = request(conn, "GET", path, headers=headers)
             ms = (time.perf_counter() - start) * 1000
-            if status != 200 or not data.startswith(b"\xff\xd8"):
+            if status != 200 or (args.route == "jpeg" and not data.startswith(b"\xff\xd8")):
                 sys.exit("GET %s: HTTP %d" % (path, status))
             ref_ms = ""
             if ref:
@@ -207,6 +210,7 @@ def main():
     get = sub.add_parser("get")
     get.add_argument("--port", type=int, required=True)
     get.add_argument("--out", required=True)
+    get.add_argument("--accept")
     get.add_argument("path")
     cold = sub.add_parser("cold")
     cold.add_argument("--port", type=int, required=True)
@@ -216,6 +220,8 @@ def main():
     cold.add_argument("--reference", help="vips_reference binary, run in --serve mode")
     cold.add_argument("--file", help="the uploaded file, for the reference")
     cold.add_argument("--quality", type=int, default=80)
+    cold.add_argument("--route", default="jpeg", choices=["jpeg", "webp", "avif", "auto"])
+    cold.add_argument("--accept", help="Accept header (for --route auto)")
     loop = sub.add_parser("loop")
     loop.add_argument("--port", type=int, required=True)
     loop.add_argument("--ids", required=True)

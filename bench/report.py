@@ -362,6 +362,8 @@ def build(root):
                           "-", "-", "-", "-", "-", "-", "-", "-")
             record(scenario="rss", engine=engine, group=group, mib=mib)
 
+    build_formats(root, engines, table, record)
+
     # Redis memory per stored byte: the service's keys (the target), then the same bytes SET
     # by redis-cli (the allocator's floor) and as the peers' data-URL strings, for comparison.
     path = os.path.join(root, "ref", "redis_memory.txt")
@@ -390,6 +392,74 @@ def build(root):
             record(scenario="redis_memory", kind=kind, photo=photo, key=what, bytes=length,
                    usage=usage, ratio=ratio)
     return meta, table, summary
+
+
+FORMAT_ROUTES = [("jpeg", "/jpeg (JPEG)"), ("auto", "/auto, Chrome's Accept (AVIF)"),
+                 ("webp", "/webp"), ("avif", "/avif")]
+
+
+def build_formats(root, engines, table, record):
+    """8: the formats group: bytes, SSIM and encode time per format and size (formats.py), then
+    warm req/s per route against the JPEG route of the same run, and cold first requests."""
+    path = os.path.join(root, "formats", "quality.txt")
+    rows = tagged(path, "FORMATS_ROW") if os.path.exists(path) else []
+    if rows:
+        table.sep()
+    jpeg = {(r["photo"], r["size"]): r for r in rows if r["format"] == "jpeg"}
+    for r in rows:
+        base = jpeg.get((r["photo"], r["size"]))
+        setting = "Q%d" % r["quality"] + ("" if r.get("effort") is None else " effort %d" % r["effort"])
+        ratio = r["bytes"] / base["bytes"] if base else None
+        table.add("8 %s %s @%d %dx%d" % (r["format"], r["photo"], r["size"], r["width"], r["height"]),
+                  "-", "-", "%d B" % r["bytes"], "-", "-", "-", "-",
+                  "encode %s (%s CPU), SSIM %.4f" % (fmt_ms(r["encode_ms"]),
+                                                     fmt_ms(r.get("encode_cpu_ms")), r["ssim"]),
+                  "%.2f" % ratio if ratio else "-", setting, "bytes vs JPEG")
+        record(scenario="format_quality", **r)
+    for engine in engines:
+        base_runs = wrk_runs(root, "%s.fmt-jpeg.c8" % engine)
+        if not base_runs:
+            continue
+        table.sep()
+        base = statistics.median(r["rps"] for r in base_runs)
+        for key, label in FORMAT_ROUTES:
+            runs = wrk_runs(root, "%s.fmt-%s.c8" % (engine, key))
+            if not runs:
+                continue
+            m = median_run(runs)
+            med = statistics.median(r["rps"] for r in runs)
+            ratio = med / base if base else None
+            check, target, v = None, "-", "-"
+            if key == "auto":
+                v, ok = verdict(ratio, 0.9, False)
+                check, target = ("negotiated warm %s" % engine, ok), ">= 0.9 x"
+            table.add("8 warm %s ?Size=320" % label, engine, 8, rps_cell(runs),
+                      fmt_us(m["lat"]["p50"]), fmt_us(m["lat"]["p99"]), fmt_us(m["lat"]["max"]),
+                      cpu_cell(runs), "/jpeg %s req/s" % fmt_rps(base),
+                      "%.2f" % ratio if ratio else "-", target, errors_note(runs) or v,
+                      check=check)
+            record(scenario="format_warm", engine=engine, route=key, rps=med, ref_rps=base,
+                   ratio=ratio, p99_us=m["lat"]["p99"], per_request=per_req(runs))
+        cold = os.path.join(root, "cold", engine + ".formats.txt")
+        if os.path.exists(cold):
+            samples = {}
+            for line in open(cold):
+                parts = line.split()
+                if len(parts) >= 3:
+                    samples.setdefault((parts[0], int(parts[1])), []).append(float(parts[2]))
+            jpeg_cold = {size: statistics.median(ms) for (route, size), ms in samples.items()
+                         if route == "jpeg"}
+            for (route, size), ms in samples.items():
+                med = statistics.median(ms)
+                ref = jpeg_cold.get(size)
+                table.add("8 cold /%s @%d (photo_1600.jpg)" % (route, size), engine, 1,
+                          "%s (%s-%s)" % (fmt_ms(med), fmt_ms(min(ms)).replace(" ms", ""),
+                                          fmt_ms(max(ms)).replace(" ms", "")),
+                          fmt_ms(med), "-", fmt_ms(max(ms)), "-",
+                          "/jpeg cold %s" % fmt_ms(ref) if ref else "-",
+                          "%.2f" % (med / ref) if ref else "-", "(none)", "-")
+                record(scenario="format_cold", engine=engine, route=route, size=size,
+                       median_ms=med, samples=len(ms))
 
 
 def errors_note(runs):

@@ -6,7 +6,8 @@
 #   bench/run.sh            full run: 10 s a scenario, 3 repetitions (about 15 minutes)
 #   bench/run.sh --quick    a few seconds a scenario, once (CI: it must run, figures don't count)
 #
-# Settings (environment): BENCH_GROUPS scenario groups to run ("warm upload cold isolation"),
+# Settings (environment): BENCH_GROUPS scenario groups to run ("warm upload cold isolation
+# formats"),
 # BENCH_DURATION seconds a wrk run, BENCH_REPS repetitions,
 # BENCH_CONNS connection counts of scenarios 1-3 ("8 32"; quick: "8"), BENCH_UPLOAD_CONNS (8),
 # BENCH_COLD_SAMPLES cold requests per photo and size, BENCH_ENGINES ("lmdb redis"),
@@ -30,7 +31,7 @@ QUICK=0
 for arg in "$@"; do
   case $arg in
     --quick) QUICK=1 ;;
-    -h | --help) sed -n '2,19p' "$SELF" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    -h | --help) sed -n '2,20p' "$SELF" | sed 's/^# \{0,1\}//'; exit 0 ;;
     *) echo "unknown argument: $arg (try --help)" >&2; exit 2 ;;
   esac
 done
@@ -44,7 +45,7 @@ else
 fi
 UPLOAD_CONNS=${BENCH_UPLOAD_CONNS:-8}
 ENGINES=${BENCH_ENGINES:-lmdb redis}
-GROUPS_WANTED=" ${BENCH_GROUPS:-warm upload cold isolation} "
+GROUPS_WANTED=" ${BENCH_GROUPS:-warm upload cold isolation formats} "
 wanted() { [[ $GROUPS_WANTED == *" $1 "* ]]; }
 FOCUS=""
 WRK_THREADS=2  # wrk shares the 2 cores with the server: see the README
@@ -61,7 +62,7 @@ BUILD=$ROOT/build/bench
 mkdir -p "$BUILD/results"
 REFERENCE_DIR=${BENCH_REFERENCE_DIR:-$BUILD/bench}
 targets=()
-if [[ -z ${BENCH_REFERENCE_DIR:-} ]]; then targets+=(vips_reference store_reference); fi
+if [[ -z ${BENCH_REFERENCE_DIR:-} ]]; then targets+=(vips_reference store_reference format_reference); fi
 if [[ -z ${BENCH_GIT_REF:-} && -z ${BENCH_SERVICE_BIN:-} ]]; then targets+=(imagecpp); fi
 if ((${#targets[@]})); then
   log "building Release into build/bench (${targets[*]})"
@@ -290,7 +291,7 @@ upload() {  # engine file [--json] [--count N]
   local engine=$1 file=$2; shift 2
   python3 "$BENCH/client.py" upload --port "${SVC_PORT[$engine]}" --token "$TOKEN" "$@" "$file"
 }
-get_to() { python3 "$BENCH/client.py" get --port "${SVC_PORT[$1]}" --out "$3" "$2"; }
+get_to() { python3 "$BENCH/client.py" get --port "${SVC_PORT[$1]}" --out "$3" "${@:4}" "$2"; }
 
 # ---------------------------------------------------------------- metadata
 {
@@ -476,6 +477,47 @@ for rep in $(seq "$REPS"); do
   log "  isolation rep $rep done"
 done
 for engine in "${run_engines[@]}"; do stop_service "$engine" isolation; done
+fi
+
+# ---------------------------------------------------------------- 8: formats (issue 14)
+if wanted formats; then
+log "group formats: bytes, SSIM and encode time per format and size; warm and cold routes"
+mkdir -p "$RESULTS/formats"
+[[ -x $REFERENCE_DIR/format_reference ]] || die "no format_reference in $REFERENCE_DIR"
+formats_args=(--bin "$REFERENCE_DIR/format_reference" --images "$IMG")
+if ((QUICK)); then formats_args+=(--quick); fi
+measured "$RESULTS/formats/quality.txt" python3 "$BENCH/formats.py" "${formats_args[@]}"
+CHROME_ACCEPT='image/avif,image/webp,image/apng,image/svg+xml,image/*,*/*;q=0.8'
+declare -A FMT_PATH=([jpeg]='/jpeg?Size=320' [auto]='/auto?Size=320' [webp]='/webp?Size=320'
+  [avif]='/avif?Size=320')
+for engine in "${run_engines[@]}"; do
+  start_service "$engine" formats
+  WARM_ID[$engine]=$(upload "$engine" "$IMG/photo_1600.jpg")
+  for route in jpeg auto webp avif; do  # computed once here: the wrk runs below are warm
+    get_to "$engine" "/v1/image/${WARM_ID[$engine]}${FMT_PATH[$route]}" "$TMP/fmt.$route" \
+      --accept "$CHROME_ACCEPT"
+  done
+  # Cold: the first request of a fresh id, per route, one at a time (the first is a warm-up).
+  : >"$RESULTS/cold/$engine.formats.txt"
+  for route in jpeg auto webp avif; do
+    upload "$engine" "$IMG/photo_1600.jpg" --count $((COLD_SAMPLES + 1)) >"$TMP/fmt-ids"
+    measured "$TMP/cold.out" python3 "$BENCH/client.py" cold --port "${SVC_PORT[$engine]}" \
+      --ids "$TMP/fmt-ids" --sizes "$COLD_SIZES" --label "$route" --route "$route" \
+      --accept "$CHROME_ACCEPT"
+    grep -v '^BENCH_' "$TMP/cold.out" >>"$RESULTS/cold/$engine.formats.txt"
+  done
+done
+for rep in $(seq "$REPS"); do
+  for route in jpeg auto webp avif; do  # interleaved: the machine's load hits them alike
+    for engine in "${run_engines[@]}"; do
+      run_wrk "$RESULTS/wrk/$engine.fmt-$route.c8.rep$rep.txt" 8 \
+        "$(svc_url "$engine" "/v1/image/${WARM_ID[$engine]}${FMT_PATH[$route]}")" \
+        "${SVC_PID[$engine]}" BENCH_ACCEPT="$CHROME_ACCEPT"
+    done
+  done
+  log "  formats rep $rep done"
+done
+for engine in "${run_engines[@]}"; do stop_service "$engine" formats; done
 fi
 
 echo "loadavg_end=$(cut -d' ' -f1-3 /proc/loadavg)" >>"$RESULTS/meta.txt"

@@ -7,7 +7,7 @@ Starts the service on loopback (LMDB store in --tmp, static tokens), then:
   warm-up     --warmup requests of the mixed load (not measured)
   checkpoint  "after warm-up": RSS with no request in flight (all clients wait at a barrier)
   measured    --requests requests of the same mix and/or --duration seconds, RSS printed every
-              --interval seconds (sampled every second)
+              --interval seconds (sampled 4 times a second)
   checkpoint  "end": RSS with no request in flight, right after the last answer
   settle      --settle seconds idle, RSS once more (informative: what the allocator gives back)
 then SIGTERM (the service must exit 0) and the report.
@@ -37,7 +37,8 @@ RssAnon is the heap, the thread stacks and the anonymous mmaps of the allocator 
 what a leak, fragmentation or an allocator that never gives memory back makes grow. VmRSS and
 RssFile are printed beside it; --verdict total makes VmRSS decide.
 
-Which samples: RSS is sampled every second. "After warm-up" for the verdict is the median of
+Which samples: RSS is sampled 4 times a second (the heap's figures from /metrics once a
+second, when the binary has them). "After warm-up" for the verdict is the median of
 the samples in the first fifth of the measured phase, "end" the median in the last fifth: the
 same load in both, many samples each (36 s of samples in a 3-minute run, 2 minutes in a
 10-minute one), so a leak or a creeping heap shows, and the instant (how many 13 MP images
@@ -46,7 +47,10 @@ are decoding right then: tens of MB each) does not. The verdict: end <= after wa
 warm-up and of the load are printed too, with their growth, as what the process keeps when
 idle; they are not the verdict because with a lean allocator they are a few tens of MB, which
 a trim or a purge that has not run yet moves by tens of percent. Runs too short for 10
-samples under load fall back to the quiescent checkpoints.
+samples under load fall back to the quiescent checkpoints. Beside the median, the mean and the
+10th percentile of the same samples are printed (informative), and per fifth the heap's bytes in
+use, retained, and RssAnon less in use: in use rising means a leak or a growing structure, in
+use flat with the rest rising means the allocator keeps what is freed.
 
 Machine noise: the load average and the CPU time that other processes used during the measured
 phase (share of all cores) are printed, since the machine may be shared.
@@ -61,14 +65,16 @@ import random
 import re
 import shlex
 import signal
-import socket
-import subprocess
 import sys
 import threading
 import time
 import uuid
 
 from measure import machine_busy  # bench/measure.py: the benchmark's own /proc reader
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "tests",
+                                "integration"))
+import harness  # noqa: E402  (the integration tests' service control)
 
 TICK = os.sysconf("SC_CLK_TCK")
 UUID_RE = re.compile(rb'^\{"id":"([0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12})"\}$')
@@ -150,70 +156,51 @@ def mapped_libraries(pid):
 
 
 # ---------------------------------------------------------------- service
-def free_port(base):
-    port = base
-    while port < 32768:  # below the kernel's outgoing port range
-        s = socket.socket()
-        try:
-            s.bind(("127.0.0.1", port))
-            return port
-        except OSError:
-            port += 1
-        finally:
-            s.close()
-    sys.exit("no free loopback port from %d" % base)
+class Service(harness.Service):
+    """The integration tests' service control (tests/integration/harness.py: port 0 and the
+    startup line, SIGTERM and the exit code) with the soak's binary, tmp directory and token, and
+    the service's own defaults (the render deadline included). Own session: a Ctrl-C reaches the
+    soak, which measures and then stops the service."""
 
-
-class Service:
     def __init__(self, args):
-        self.port = free_port(args.port_base)
-        self.log_path = os.path.join(args.tmp, "service.log")
-        env = dict(os.environ)
-        self.extra_env = {}
+        extra_env = {}
         for item in shlex.split(args.service_env):
             key, sep, value = item.partition("=")
             if not sep:
                 sys.exit("--service-env: %r is not NAME=value" % item)
-            self.extra_env[key] = value
-        env.update(self.extra_env)
-        cmd = [args.bin, "--auth-mode", "static", "--tokens-file",
-               os.path.join(args.tmp, "tokens.txt"), "--bind", "127.0.0.1",
-               "--port", str(self.port), "--data-dir", os.path.join(args.tmp, "data"),
-               "--rabbit-url", ""] + shlex.split(args.service_args)
-        self.log = open(self.log_path, "wb")
-        # Own session: a Ctrl-C reaches the soak, which measures and then stops the service.
-        self.proc = subprocess.Popen(cmd, env=env, stdout=self.log, stderr=subprocess.STDOUT,
-                                     stdin=subprocess.DEVNULL, start_new_session=True)
-        self.pid = self.proc.pid
+            extra_env[key] = value
+        self.extra_env = extra_env
         self.exit_code = None
+        super().__init__(["--rabbit-url", ""] + shlex.split(args.service_args),
+                         tokens={args.token: "soak-user"}, env=extra_env, binary=args.bin,
+                         tmp=args.tmp, own_session=True, start=False)
+        try:
+            self.start()
+        except harness.ServiceError as e:
+            sys.exit("the service did not start: %s" % e)
+        self.pid = self.proc.pid
+
+    def full_command(self):
+        return self.command()  # the settings under test, not the tests' no-deadline default
 
     def wait_ready(self, timeout=30):
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
-            if self.proc.poll() is not None:
-                self.fail("the service exited with %d while starting" % self.proc.returncode)
+            if not self.running():
+                self.fail("the service exited with %r while starting" % self.proc.returncode)
             try:
-                conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=2)
-                conn.request("GET", "/readyz")
-                if conn.getresponse().status == 200:
-                    conn.close()
+                if self.request("GET", "/readyz", timeout=2)[0] == 200:
                     return
-                conn.close()
             except OSError:
                 pass
             time.sleep(0.1)
         self.fail("the service did not become ready in %d s" % timeout)
 
     def alive(self):
-        return self.proc.poll() is None
+        return self.running()
 
     def log_tail(self, n=20):
-        try:
-            with open(self.log_path, "rb") as f:
-                lines = f.read().decode(errors="replace").splitlines()
-            return "\n".join(lines[-n:])
-        except OSError:
-            return ""
+        return "\n".join(self.log().splitlines()[-n:])
 
     def fail(self, message):
         self.stop()
@@ -221,19 +208,11 @@ class Service:
 
     def stop(self, timeout=30):
         """SIGTERM, the exit code, SIGKILL after the timeout. Idempotent."""
-        if self.exit_code is not None:
-            return self.exit_code
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                self.proc.wait(timeout)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
-                self.exit_code = "killed after %d s" % timeout
         if self.exit_code is None:
-            self.exit_code = self.proc.returncode
-        self.log.close()
+            try:
+                self.exit_code = super().stop(signal.SIGTERM, timeout)
+            except harness.ServiceError:
+                self.exit_code = "killed after %d s" % timeout
         return self.exit_code
 
 
@@ -580,20 +559,68 @@ def setup_warm(shared):
 
 
 # ---------------------------------------------------------------- sampling
+HEAP_SERIES = {  # /metrics series -> short name (the service's heap view, issue 18)
+    "imagecpp_heap_in_use_bytes": "in_use",
+    "imagecpp_heap_retained_bytes": "retained",
+    "imagecpp_heap_trims_total": "trims",
+    "imagecpp_heap_trim_released_bytes_total": "released",
+    "imagecpp_heap_trim_seconds_total": "trim_s",
+    "imagecpp_heap_trim_seconds_max": "trim_max_s",
+}
+
+
+class HeapScraper:
+    """The heap figures of the service's /metrics, on a connection of their own (one small
+    request a second beside the load). {} when the binary has none or the scrape fails."""
+
+    def __init__(self, port):
+        self.port, self.conn = port, None
+
+    def read(self):
+        try:
+            if self.conn is None:
+                self.conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=10)
+            self.conn.request("GET", "/metrics")
+            resp = self.conn.getresponse()
+            body = resp.read().decode(errors="replace")
+        except (OSError, http.client.HTTPException):
+            if self.conn:
+                self.conn.close()
+            self.conn = None
+            return {}
+        out = {}
+        for line in body.splitlines():
+            name, _, value = line.partition(" ")
+            if name in HEAP_SERIES:
+                try:
+                    out[HEAP_SERIES[name]] = float(value)
+                except ValueError:
+                    pass
+        return out
+
+
+SAMPLE_PERIOD = 0.25  # s between RSS samples: 4 a second, so a fifth's median rests on
+HEAP_EVERY = 4        # hundreds of them; the heap's figures (an HTTP scrape) once a second
+
+
 class Sampler(threading.Thread):
-    """RSS every second; a line every --interval seconds."""
+    """RSS every SAMPLE_PERIOD (and the heap's figures from /metrics every second); a line every
+    --interval seconds."""
 
     def __init__(self, service, shared, interval, t0):
         super().__init__(daemon=True)
         self.service, self.shared, self.interval, self.t0 = service, shared, interval, t0
-        self.samples = []  # (t, phase, issued, status)
+        self.samples = []  # (t, phase, issued, status, heap)
         self.phase = "start"
         self.done = threading.Event()
+        self.heap = HeapScraper(service.port)
 
     def run(self):
         last_print = time.monotonic()
         last_issued, last_t = 0, time.monotonic()
-        while not self.done.wait(1.0):
+        n = 0
+        while not self.done.wait(SAMPLE_PERIOD):
+            n += 1
             try:
                 st = proc_status(self.service.pid)
             except OSError:
@@ -602,15 +629,66 @@ class Sampler(threading.Thread):
                 print("[soak] the service is gone: stopping the load", flush=True)
                 self.shared.stop.set()
                 return
+            heap = self.heap.read() if n % HEAP_EVERY == 0 else {}
             now = time.monotonic()
             with self.shared.lock:
                 issued = self.shared.issued
-            self.samples.append((now - self.t0, self.phase, issued, st))
-            if now - last_print >= self.interval:
+            self.samples.append((now - self.t0, self.phase, issued, st, heap))
+            if heap and now - last_print >= self.interval:
                 rate = (issued - last_issued) / (now - last_t) if issued >= last_issued else 0
+                heap_text = ""
+                if "in_use" in heap:
+                    heap_text = " heap in use %s retained %s trims %d" % (
+                        mb(heap["in_use"] / 1024), mb(heap.get("retained", 0) / 1024),
+                        heap.get("trims", 0))
                 print_line("t=%4ds %-8s" % (now - self.t0, self.phase), st,
-                           "requests %d (%.0f/s) load %s" % (issued, rate, loadavg()))
+                           "requests %d (%.0f/s) load %s%s" % (issued, rate, loadavg(), heap_text))
                 last_print, last_issued, last_t = now, issued, now
+
+
+def heap_report(samples, result):
+    """Per fifth of the measured phase, medians of the 1 s scrapes: RssAnon, the heap's bytes in
+    use and retained (mallinfo2), RssAnon less in use (what the heap keeps resident for nothing,
+    plus stacks); and what the heap trims did. Tells a growing structure (in use rising) from
+    the allocator's retention (in use flat, the rest rising)."""
+    under = [(t, st, heap) for t, phase, _, st, heap in samples
+             if phase == "measured" and "in_use" in heap]
+    if len(under) < 10:
+        return
+    t_first, t_last = under[0][0], under[-1][0]
+    fifth = (t_last - t_first) / 5 or 1
+    med = lambda xs: sorted(xs)[len(xs) // 2]
+    rows = []
+    print("  heap under load, medians per fifth of the measured phase (MB):")
+    print("    %-6s %9s %9s %9s %12s" % ("fifth", "RssAnon", "in use", "retained", "anon-in use"))
+    for i in range(5):
+        part = [(st, heap) for t, st, heap in under
+                if t_first + i * fifth <= t <= t_first + (i + 1) * fifth]
+        if not part:
+            continue
+        row = {
+            "rss_anon": med([st["RssAnon"] * 1024 for st, _ in part]),
+            "in_use": med([h["in_use"] for _, h in part]),
+            "retained": med([h.get("retained", 0) for _, h in part]),
+            "unused_resident": med([st["RssAnon"] * 1024 - h["in_use"] for st, h in part]),
+        }
+        rows.append(row)
+        print("    %-6d %9.1f %9.1f %9.1f %12.1f" % (
+            i + 1, row["rss_anon"] / 1048576, row["in_use"] / 1048576, row["retained"] / 1048576,
+            row["unused_resident"] / 1048576))
+    result["heap_fifths"] = rows
+    first, last = under[0][2], under[-1][2]
+    if "trims" in last:
+        trims = last["trims"] - first.get("trims", 0)
+        seconds = last.get("trim_s", 0) - first.get("trim_s", 0)
+        released = last.get("released", 0) - first.get("released", 0)
+        result["heap_trims"] = {"trims": trims, "seconds": round(seconds, 4),
+                                "released_mb": round(released / 1048576, 1),
+                                "longest_ms": round(last.get("trim_max_s", 0) * 1000, 2)}
+        print("  heap trims in the measured phase: %d, %.3f s in all (%.2f ms each, longest %.2f ms "
+              "since start), %.0f MB released" % (
+                  trims, seconds, 1000 * seconds / trims if trims else 0,
+                  last.get("trim_max_s", 0) * 1000, released / 1048576))
 
 
 def print_line(label, st, extra=""):
@@ -629,7 +707,6 @@ def main():
     ap.add_argument("--allocator", default="glibc")
     ap.add_argument("--service-env", default="")
     ap.add_argument("--service-args", default="")
-    ap.add_argument("--port-base", type=int, default=18600)
     ap.add_argument("--requests", type=int, default=20000)
     ap.add_argument("--duration", type=float, default=0)
     ap.add_argument("--warmup", type=int, default=3000)
@@ -808,9 +885,9 @@ def soak(args, photos, service):
                 mb(settled) if settled is not None else "-", growth))
         print("  %-12s %12s %12s %12s  (peak, VmHWM); peak sampled in the measured phase: VmRSS %s, RssAnon %s" % (
             "VmHWM", "", mb(st_w["VmHWM"]), mb(st_e["VmHWM"]), mb(peak_after_warm), mb(peak_anon_after_warm)))
-        # The verdict's figures: medians of the 1 s samples under load in the first and the last
+        # The verdict's figures: medians of the samples under load in the first and the last
         # fifth of the measured phase (see the header).
-        under = [(t, st) for t, phase, _, st in sampler.samples if phase == "measured"]
+        under = [(t, st) for t, phase, _, st, _ in sampler.samples if phase == "measured"]
         basis = "quiescent checkpoints"
         if len(under) >= 10:
             basis = "median under load, first -> last fifth of the measured phase"
@@ -824,8 +901,21 @@ def soak(args, photos, service):
                 a, b = med([st[k] for st in first]), med([st[k] for st in last])
                 result["load_median_kb_" + k] = [a, b]
                 parts.append("%s %s -> %s (%+.1f %%)" % (k, mb(a), mb(b), 100.0 * (b - a) / a if a else 0))
-            print("  under load, median of the 1 s samples, first -> last fifth of the measured phase: "
-                  + ", ".join(parts))
+            print("  under load, median of the %g s samples (%d and %d), first -> last fifth of the "
+                  "measured phase: " % (SAMPLE_PERIOD, len(first), len(last)) + ", ".join(parts))
+            # Informative beside the median: the mean, and the floor (10th percentile), which
+            # images being decoded at the instant move least.
+            others = []
+            for name, fn in (("mean", lambda xs: sum(xs) / len(xs)),
+                             ("p10", lambda xs: sorted(xs)[len(xs) // 10])):
+                a, b = fn([st["RssAnon"] for st in first]), fn([st["RssAnon"] for st in last])
+                result["load_%s_kb_RssAnon" % name] = [a, b]
+                others.append("%s %s -> %s (%+.1f %%)" % (name, mb(a), mb(b), 100.0 * (b - a) / a if a else 0))
+            print("  RssAnon under load, other statistics of the same samples: " + ", ".join(others))
+            result["samples_measured"] = [
+                [round(t, 2), st["RssAnon"], heap.get("in_use")]
+                for t, phase, _, st, heap in sampler.samples if phase == "measured"]
+            heap_report(sampler.samples, result)
         key = "RssAnon" if args.verdict == "anon" else "VmRSS"
         if "load_median_kb_" + key in result:
             before, after = result["load_median_kb_" + key]

@@ -26,7 +26,6 @@
 #                     (only the service gets it, not the client)
 #   SOAK_SERVICE_ARGS extra service flags
 #   SOAK_BIN        a prebuilt service binary (skips the build)
-#   SOAK_PORT       first loopback port tried (18600)
 #   SOAK_JSON       also write the figures as JSON to this file
 #   SOAK_KEEP=1     keep the temp dir (LMDB data, service log)
 # Everything started here is stopped on exit. Disk: the LMDB file in /tmp grows by about 0.5 GB a
@@ -123,7 +122,6 @@ for p in "${PHOTOS[@]}"; do photo_args+=(--photo "$p"); done
 /usr/bin/python3 "$BENCH/soak.py" \
   --bin "$SERVICE_BIN" --tmp "$TMP" --token "$TOKEN" --allocator "$ALLOCATOR" \
   --service-env "$service_env" --service-args "${SOAK_SERVICE_ARGS:-}" \
-  --port-base "${SOAK_PORT:-18600}" \
   --requests "${SOAK_REQUESTS:-20000}" --duration "${SOAK_DURATION:-0}" \
   --warmup "${SOAK_WARMUP:-3000}" --threads "${SOAK_THREADS:-6}" \
   --interval "${SOAK_INTERVAL:-30}" --settle "${SOAK_SETTLE:-5}" \

@@ -2,8 +2,9 @@
 # Installs the Debian packages imagecpp needs to build, run and test.
 # Idempotent: only asks apt when something is missing.
 #
-#   scripts/deps.sh [--test] [package ...]   build packages, --test adds the test packages, and
-#                                            any package named (the benchmark's and the soak's)
+#   scripts/deps.sh [--test] [--image] [package ...]
+#       build packages; --test adds the test packages, --image the container image tools
+#       (scripts/image.sh); and any package named (the benchmark's and the soak's)
 set -euo pipefail
 
 build_pkgs=(
@@ -19,12 +20,22 @@ test_pkgs=(
   openssl
   clang libclang-rt-14-dev
   libsixel-examples libsdl2-image-tests
+  chromium chromium-driver python3-selenium
+  libvips-tools
   clang-format clang-tidy
 )
+# Only scripts/image.sh and its test stage: a root filesystem from Debian's packages, made into an
+# image without running a container; podman and docker (its daemon runs containers here, podman
+# cannot) take the archive in the test, docker-compose checks deploy/compose.yaml.
+image_pkgs=(mmdebstrap buildah podman docker.io docker-compose)
 
 want=("${build_pkgs[@]}")
 if [[ "${1:-}" == "--test" ]]; then
   want+=("${test_pkgs[@]}")
+  shift
+fi
+if [[ "${1:-}" == "--image" ]]; then
+  want+=("${image_pkgs[@]}")
   shift
 fi
 want+=("$@")

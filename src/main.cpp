@@ -2,9 +2,12 @@
 // until SIGTERM or SIGINT and drains in-flight requests before exiting 0.
 #include <spdlog/spdlog.h>
 
+#include <atomic>
 #include <boost/asio/signal_set.hpp>
 #include <boost/asio/thread_pool.hpp>
 #include <csignal>
+#include <cstdint>
+#include <limits>
 #include <memory>
 
 #include "api/api.hpp"
@@ -13,12 +16,14 @@
 #include "config/config.hpp"
 #include "core/allocator.hpp"
 #include "core/bytes_cache.hpp"
+#include "core/heap_trimmer.hpp"
 #include "core/worker_pool.hpp"
 #include "events/logout_consumer.hpp"
 #include "http/server.hpp"
 #include "image/image_service.hpp"
 #include "image/processor.hpp"
 #include "log/logging.hpp"
+#include "metrics/process_memory.hpp"
 #include "metrics/registry.hpp"
 #include "store/lmdb_store.hpp"
 #include "store/redis_store.hpp"
@@ -67,10 +72,59 @@ std::unique_ptr<events::LogoutConsumer> make_logout_consumer(const config::Confi
       [&verifier](std::string_view token) { verifier.forget(token); });
 }
 
+// The service's own memory apart from the store's mapped pages (RssFile, which grows with the
+// LMDB file and is reclaimable page cache), and the heap's share of it. Only registered where
+// /proc gives the fields, so a dashboard never reads a false zero.
+void register_memory_samples(metrics::Registry& registry, const HeapTrimmer& trimmer) {
+  if (metrics::read_resident_memory()) {
+    // NaN, should /proc stop answering, is valid exposition and no false zero.
+    const auto rss = [](std::uint64_t metrics::ResidentMemory::*field) {
+      return [field] {
+        const auto memory = metrics::read_resident_memory();
+        return memory ? static_cast<double>((*memory).*field)
+                      : std::numeric_limits<double>::quiet_NaN();
+      };
+    };
+    registry.add_sample(
+        "imagecpp_memory_rss_anon_bytes", "gauge",
+        "Resident anonymous memory (RssAnon): heap, stacks, image buffers. Alarm on this one.",
+        rss(&metrics::ResidentMemory::anon_bytes));
+    registry.add_sample(
+        "imagecpp_memory_rss_file_bytes", "gauge",
+        "Resident file-backed memory (RssFile): mostly the LMDB map's pages, reclaimable cache.",
+        rss(&metrics::ResidentMemory::file_bytes));
+  }
+  registry.add_sample("imagecpp_heap_in_use_bytes", "gauge",
+                      "Bytes malloc has handed out and not yet taken back (mallinfo2).",
+                      [] { return static_cast<double>(metrics::read_heap_memory().in_use_bytes); });
+  registry.add_sample(
+      "imagecpp_heap_retained_bytes", "gauge",
+      "Free bytes malloc keeps from the kernel for reuse (mallinfo2; some may be released).",
+      [] { return static_cast<double>(metrics::read_heap_memory().retained_bytes); });
+  const auto& trims = trimmer.stats();
+  const auto count = [](const std::atomic<std::uint64_t>& value, double unit = 1) {
+    return [&value, unit] { return static_cast<double>(value.load()) * unit; };
+  };
+  registry.add_sample("imagecpp_heap_trims_total", "counter",
+                      "Times free heap pages were given back to the kernel (--heap-trim-*).",
+                      count(trims.trims));
+  registry.add_sample("imagecpp_heap_trim_released_bytes_total", "counter",
+                      "Resident memory the heap trims gave back (RssAnon less heap in use, "
+                      "before and after each).",
+                      count(trims.released_bytes));
+  registry.add_sample("imagecpp_heap_trim_seconds_total", "counter",
+                      "Time spent in heap trims, each holding malloc's lock.",
+                      count(trims.trim_ns, 1e-9));
+  registry.add_sample("imagecpp_heap_trim_seconds_max", "gauge",
+                      "The longest heap trim so far: the longest any allocation waited for one.",
+                      count(trims.longest_trim_ns, 1e-9));
+}
+
 void register_samples(metrics::Registry& registry, const image::ImageService& images,
-                      const WorkerPool& workers, const BytesCache& cache) {
+                      const WorkerPool& workers, const BytesCache& cache,
+                      const HeapTrimmer& trimmer) {
   registry.add_sample("imagecpp_variants_computed_total", "counter",
-                      "Variants (and JPEG conversions) computed and stored.", [&images] {
+                      "Variants and conversions computed and stored, every format.", [&images] {
                         return static_cast<double>(images.stats().variants_computed.load());
                       });
   registry.add_sample("imagecpp_uploads_total", "counter", "Images stored.",
@@ -92,10 +146,30 @@ void register_samples(metrics::Registry& registry, const image::ImageService& im
   registry.add_sample("imagecpp_variant_writes_pending", "gauge",
                       "Variants answered and still being written to the store.",
                       [&images] { return static_cast<double>(images.writes_pending()); });
+  registry.add_sample("imagecpp_webp_variants_computed_total", "counter",
+                      "WebP variants (and conversions) computed and stored.", [&images] {
+                        return static_cast<double>(images.stats().webp_computed.load());
+                      });
+  registry.add_sample("imagecpp_avif_variants_computed_total", "counter",
+                      "AVIF variants (and conversions) computed and stored.", [&images] {
+                        return static_cast<double>(images.stats().avif_computed.load());
+                      });
+  registry.add_sample("imagecpp_avif_jobs_running", "gauge",
+                      "AVIF computations holding one of their slots.",
+                      [&images] { return static_cast<double>(images.avif_running()); });
+  registry.add_sample("imagecpp_avif_jobs_waiting", "gauge",
+                      "AVIF computations waiting for a slot.",
+                      [&images] { return static_cast<double>(images.avif_waiting()); });
   registry.add_sample(
       "imagecpp_variant_write_failures_total", "counter",
       "Variants whose write behind the answer failed (recomputed when needed).",
       [&images] { return static_cast<double>(images.stats().write_behind_failures.load()); });
+  registry.add_sample(
+      "imagecpp_variant_writes_waited_total", "counter",
+      "Variants whose request waited for their write: the writes behind answers held as many "
+      "bytes as the cache (--cache-mb) may.",
+      [&images] { return static_cast<double>(images.stats().writes_waited.load()); });
+  register_memory_samples(registry, trimmer);
 }
 
 // The storage engine: Redis when REDIS_URL is set (production, shared with the peers), else
@@ -128,6 +202,9 @@ std::pair<std::unique_ptr<store::Store>, std::string> make_store(
 
 int run(const config::Config& c, const char* argv0) {
   image::init_vips(argv0);
+  HeapTrimmer trimmer(
+      HeapTrimSettings{.interval = c.heap_trim_interval, .above_bytes = c.heap_trim_above_mb << 20},
+      metrics::resident_unused_heap);
   Auth auth = make_auth(c);
   const auto logouts = make_logout_consumer(c, auth);
 
@@ -141,9 +218,16 @@ int run(const config::Config& c, const char* argv0) {
       image::ServiceSettings{.jpeg_quality = c.jpeg_quality,
                              .limits = {.max_pixels = c.max_pixels,
                                         .max_frames = c.max_frames,
-                                        .max_render_time = c.max_render_time}});
+                                        .max_render_time = c.max_render_time,
+                                        .max_avif_pixels = c.avif_max_pixels},
+                             .webp_quality = c.webp_quality,
+                             .webp_effort = c.webp_effort,
+                             .avif_quality = c.avif_quality,
+                             .avif_effort = c.avif_effort,
+                             .avif_slots = c.effective_avif_workers(),
+                             .avif_queue_limit = c.avif_queue_limit});
   metrics::Registry registry;
-  register_samples(registry, images, workers, cache);
+  register_samples(registry, images, workers, cache, trimmer);
   if (auth.remote) auth.remote->register_metrics(registry);
   if (logouts) logouts->register_metrics(registry);
   std::function<bool()> broker_connected;
@@ -151,7 +235,8 @@ int run(const config::Config& c, const char* argv0) {
   api::Api api(api::ApiSettings{.sizes = c.sizes,
                                 .private_reads = c.private_reads,
                                 .cors_origins = c.cors_origins,
-                                .broker_connected = std::move(broker_connected)},
+                                .broker_connected = std::move(broker_connected),
+                                .max_avif_pixels = c.avif_max_pixels},
                images, cache, auth.verifier(), store, registry);
 
   http::Server server(

@@ -2,6 +2,7 @@
 --   BENCH_BODY_FILE      POST this file's bytes as the body of every request (else GET)
 --   BENCH_CONTENT_TYPE   Content-Type of that body
 --   BENCH_TOKEN          sent as "Authorization: Bearer <token>"
+--   BENCH_ACCEPT         sent as the Accept header (the negotiated route's scenarios)
 -- At the end it prints one line "BENCH_JSON {...}" with exact figures (latencies in
 -- microseconds) that bench/report.py reads; wrk's own --latency text stays above it.
 local body_file = os.getenv("BENCH_BODY_FILE")
@@ -15,6 +16,11 @@ end
 local token = os.getenv("BENCH_TOKEN")
 if token and token ~= "" then
   wrk.headers["Authorization"] = "Bearer " .. token
+end
+
+local accept = os.getenv("BENCH_ACCEPT")
+if accept and accept ~= "" then
+  wrk.headers["Accept"] = accept
 end
 
 function done(summary, latency, requests)

@@ -6,7 +6,10 @@
 #include <boost/beast/core/string.hpp>
 #include <boost/beast/http/field.hpp>
 #include <boost/url/parse.hpp>
+#include <cstdint>
+#include <iterator>
 
+#include "api/accept.hpp"
 #include "api/assets.hpp"
 #include "api/image_payload.hpp"
 #include "api/responses.hpp"
@@ -137,6 +140,44 @@ BodyKind body_kind(const http::Request& r) {
   return BodyKind::unsupported;
 }
 
+// One tag per answer: id, Size ("o" for none), format, form. The JPEG bytes keep the tag the
+// /jpeg route always had (same bytes); every other format and form has its own, so a 304 for one
+// can never match another.
+std::string etag_of(const std::string& id, std::optional<int> size, bool json,
+                    std::optional<image::Format> format) {
+  std::string tag = "\"" + id + "-" + (size ? std::to_string(*size) : "o");
+  if (!format) return tag + "-json\"";  // the JSON route's own, as it always was
+  tag += "-";
+  tag += image::name(*format);
+  return tag + (json ? "-json\"" : "\"");
+}
+
+// The format a negotiated read answers. Every Accept field counts, as one list (RFC 9110 5.3);
+// the usual single field is parsed in place. AVIF is offered only for a Size whose box is within
+// the AVIF pixel limit: an original's AVIF could be over it (a 400), and the choice must not
+// depend on the stored image, so that a tag can be answered 304 without reading anything.
+image::Format negotiate(const http::Request& request, bool avif_possible) {
+  auto [first, end] = request.equal_range(bhttp::field::accept);
+  std::string joined;
+  std::string_view accept;
+  if (first != end && std::next(first) == end) {
+    accept = first->value();
+  } else {
+    for (auto it = first; it != end && joined.size() <= kMaxAcceptBytes; ++it) {
+      if (!joined.empty()) joined += ", ";
+      joined.append(it->value().data(), it->value().size());
+    }
+    accept = joined;
+  }
+  FormatWeights weights = parse_accept(accept);
+  if (!avif_possible) weights.avif = 0;
+  return choose_format(weights);
+}
+
+image::Format explicit_format(Wanted wanted) {
+  return wanted == Wanted::avif ? image::Format::avif : image::Format::webp;
+}
+
 }  // namespace
 
 struct Api::Context {
@@ -249,10 +290,20 @@ awaitable<http::Response> Api::dispatch(Context& ctx) {
   switch (route) {
     case Route::upload:
       co_return co_await upload(ctx);
-    case Route::image:
-      co_return co_await read(ctx, false);
-    case Route::image_jpeg:
-      co_return co_await read(ctx, true);
+    case Route::image: {
+      // Named, then passed: GCC 12 destroys aggregate temporaries in a co_await twice.
+      const Answer answer{.json = true, .format = std::nullopt};
+      co_return co_await read(ctx, answer);
+    }
+    case Route::image_jpeg: {
+      const Answer answer{.json = false, .format = image::Format::jpeg};
+      co_return co_await read(ctx, answer);
+    }
+    case Route::image_as: {
+      // A negotiated format is chosen once the Size is known (see negotiate()).
+      const Answer answer{.json = ctx.match.json, .format = explicit_format(ctx.match.wanted)};
+      co_return co_await read(ctx, answer);
+    }
     case Route::readyz:
       co_return co_await readyz(ctx);
     default:
@@ -291,7 +342,7 @@ awaitable<http::Response> Api::upload(Context& ctx) {
   co_return json_response(200, R"({"id":")" + id + "\"}", ctx.version);
 }
 
-awaitable<http::Response> Api::read(Context& ctx, bool as_jpeg) {
+awaitable<http::Response> Api::read(Context& ctx, Answer answer) {
   const auto params = ctx.url.params();
   auto query_size = [&]() -> std::optional<std::string> {
     for (const char* key : {"Size", "size"}) {
@@ -309,8 +360,13 @@ awaitable<http::Response> Api::read(Context& ctx, bool as_jpeg) {
   if (settings_.private_reads) co_await authenticate(ctx);
 
   const std::string id = uuid::normalize(ctx.match.id);
-  const std::string etag = "\"" + id + "-" + (size.size ? std::to_string(*size.size) : "o") +
-                           (as_jpeg ? "-jpeg\"" : "-json\"");
+  if (ctx.match.route == Route::image_as && ctx.match.wanted == Wanted::negotiated) {
+    const bool avif_possible = size.size && static_cast<std::uint64_t>(*size.size) *
+                                                    static_cast<std::uint64_t>(*size.size) <=
+                                                settings_.max_avif_pixels;
+    answer.format = negotiate(ctx.request, avif_possible);
+  }
+  const std::string etag = etag_of(id, size.size, answer.json, answer.format);
   const std::string_view cache_control = settings_.private_reads
                                              ? "private, max-age=31536000, immutable"
                                              : "public, max-age=31536000, immutable";
@@ -320,11 +376,11 @@ awaitable<http::Response> Api::read(Context& ctx, bool as_jpeg) {
   if (match == TagMatch::tag) {
     // Images are immutable per id and Size: a matching tag needs no store lookup.
     response = not_modified(ctx.version);
-  } else if (as_jpeg) {
-    const image::Image image = co_await load(id, size.size, true);
+  } else if (!answer.json) {
+    const image::Image image = co_await load(id, size.size, answer.format);
     response = bytes_response(200, image.bytes, image::mime_type(image.format), ctx.version);
   } else {
-    SharedBytes body = co_await json_body(id, size.size, etag);
+    SharedBytes body = co_await json_body(id, size.size, answer.format, etag);
     response = bytes_response(200, std::move(body), "application/json", ctx.version);
   }
   // "*" matches any current representation: only once the image was found (else 404 above).
@@ -341,25 +397,32 @@ http::Response Api::not_modified(unsigned version) {
   return response;
 }
 
-awaitable<image::Image> Api::load(const std::string& id, std::optional<int> size, bool as_jpeg) {
+awaitable<image::Image> Api::load(const std::string& id, std::optional<int> size,
+                                  std::optional<image::Format> format) {
   // No co_await inside ?: (GCC 12 destroys the result of such an expression twice).
-  if (size) co_return co_await images_.variant(id, *size);
-  if (as_jpeg) co_return co_await images_.original_jpeg(id);
-  co_return co_await images_.original(id);
+  if (!format) {
+    if (size) co_return co_await images_.variant(id, *size);
+    co_return co_await images_.original(id);
+  }
+  if (size) co_return co_await images_.variant(id, *size, *format);
+  co_return co_await images_.original_as(id, *format);
 }
 
 awaitable<SharedBytes> Api::json_body(const std::string& id, std::optional<int> size,
+                                      std::optional<image::Format> format,
                                       const std::string& etag) {
-  // The tag names exactly one answer (id, Size, form), and ids are immutable: it is the key.
+  // The tag names exactly one answer (id, Size, format, form), and ids are immutable: it is the
+  // key.
   if (SharedBytes hot = cache_.get(etag)) co_return hot;
   // Concurrent readers of one answer share one encoding (and one buffer) of it.
-  auto work = [this, &id, size, &etag] { return encode_json(id, size, etag); };
+  auto work = [this, &id, size, format, &etag] { return encode_json(id, size, format, etag); };
   co_return co_await json_flights_.run(etag, std::move(work));
 }
 
 awaitable<SharedBytes> Api::encode_json(const std::string& id, std::optional<int> size,
+                                        std::optional<image::Format> format,
                                         const std::string& etag) {
-  const image::Image image = co_await load(id, size, false);
+  const image::Image image = co_await load(id, size, format);
   SharedBytes body = share(image_json(id, image));
   cache_.put(etag, body);
   co_return body;
@@ -411,9 +474,13 @@ void Api::finish(Context& ctx, http::Response& response) const {
   response.set(kCorrelationHeader, ctx.exchange.correlation_id);
   response.set("X-Content-Type-Options", "nosniff");
   const Route route = ctx.match.route;
-  if (route == Route::image || route == Route::image_jpeg) {
+  if (route == Route::image || route == Route::image_jpeg || route == Route::image_as) {
     // The answer depends on the Size header, present or not: a shared cache must key on it.
     add_vary(response, "Size");
+  }
+  // And a negotiated one on Accept (errors included: a cache must not serve one for another).
+  if (route == Route::image_as && ctx.match.wanted == Wanted::negotiated) {
+    add_vary(response, "Accept");
   }
   if (const auto origin = header(ctx.request, "Origin")) {
     const auto& allowed = settings_.cors_origins;

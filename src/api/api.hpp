@@ -23,6 +23,8 @@ struct ApiSettings {
   // Whether the logout broadcast consumer is connected, for /readyz's detail; empty when there
   // is no consumer (static auth, or no broker configured).
   std::function<bool()> broker_connected{};
+  // AVIF is negotiated only for a Size whose box fits this many pixels (the domain's limit).
+  std::uint64_t max_avif_pixels = 4'000'000;
 };
 
 class Api {
@@ -46,12 +48,20 @@ class Api {
   struct Context;
   boost::asio::awaitable<http::Response> dispatch(Context& ctx);
   boost::asio::awaitable<http::Response> upload(Context& ctx);
-  boost::asio::awaitable<http::Response> read(Context& ctx, bool as_jpeg);
+  // What a read answers: the JSON form or the bytes, of the image as stored (nullopt: the JSON
+  // route's original, or its JPEG variant) or in one variant format.
+  struct Answer {
+    bool json = false;
+    std::optional<image::Format> format;
+  };
+  boost::asio::awaitable<http::Response> read(Context& ctx, Answer answer);
   boost::asio::awaitable<image::Image> load(const std::string& id, std::optional<int> size,
-                                            bool as_jpeg);
+                                            std::optional<image::Format> format);
   boost::asio::awaitable<SharedBytes> json_body(const std::string& id, std::optional<int> size,
+                                                std::optional<image::Format> format,
                                                 const std::string& etag);
   boost::asio::awaitable<SharedBytes> encode_json(const std::string& id, std::optional<int> size,
+                                                  std::optional<image::Format> format,
                                                   const std::string& etag);
   boost::asio::awaitable<http::Response> readyz(Context& ctx);
   http::Response ops(Context& ctx);

@@ -11,6 +11,7 @@ enum class Route {
   upload,      // POST /v1/image, /images/create
   image,       // GET/HEAD /v1/image/{id}, /images/{id}
   image_jpeg,  // GET/HEAD /v1/image/{id}/jpeg, /images/{id}/jpeg
+  image_as,    // GET/HEAD /v1/image/{id}/{webp|avif|auto}[/json], and under /images/
   docs,        // GET / and /docs
   openapi,     // GET /openapi.json
   healthz,
@@ -19,10 +20,15 @@ enum class Route {
   unknown,
 };
 
+// What an image_as route answers: one format, or the best the client accepts (`Accept`).
+enum class Wanted { webp, avif, negotiated };
+
 struct RouteMatch {
   Route route = Route::unknown;
   std::string id;          // the raw {id} segment, unvalidated
   std::string_view label;  // a route template for logs and metrics, e.g. "/v1/image/{id}"
+  Wanted wanted = Wanted::negotiated;  // image_as only
+  bool json = false;                   // image_as only: the JSON form instead of the bytes
 };
 
 // `path` is the percent-decoded path, without query.

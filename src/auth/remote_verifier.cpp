@@ -48,7 +48,8 @@ UserAnswer read_user(std::string_view body) {
   if (!id_text) return {std::nullopt, "no string or integer id"};
   if (const auto problem = user_id_problem(*id_text)) return {std::nullopt, *problem};
   User user{std::move(*id_text), {}};
-  if (const auto* name = object->if_contains("name"); name && name->is_string()) {
+  if (const auto* name = object->if_contains("name");
+      name && name->is_string() && name->as_string().size() <= kMaxUserNameBytes) {
     user.name = std::string(name->as_string());
   }
   return {std::move(user), {}};

@@ -22,6 +22,10 @@ namespace imagecpp::auth {
 // ObjectId, a number); the id goes into every access log line and the token cache, so an
 // answer with a longer one is the auth service's fault, not a user.
 inline constexpr std::size_t kMaxUserIdBytes = 256;
+// The longest user name kept. A name is informational (nothing reads it yet) but stays in the
+// token cache with its token for a whole TTL: a longer one is dropped, so that a cache entry is
+// a few hundred bytes whatever the auth service sends (up to its 1 MiB answer).
+inline constexpr std::size_t kMaxUserNameBytes = 256;
 
 // Why `id` cannot be a user id, or nullopt when it can: 1 to kMaxUserIdBytes bytes of printable
 // ASCII without spaces (what a tokens file line "token user_id [name]" can hold, and nothing

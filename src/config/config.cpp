@@ -223,6 +223,26 @@ void add_image_options(CLI::App& app, Config& c) {
                 "Memory for hot variants, originals and JSON answers, MiB (0 = off)");
 }
 
+// The WebP and AVIF variants: how they are encoded, and how much AVIF work may run at once.
+void add_format_options(CLI::App& app, Config& c) {
+  number_option(app, "--webp-quality", c.webp_quality, "IMAGE_WEBP_QUALITY", {1, 100},
+                "WebP quality of variants");
+  number_option(app, "--webp-effort", c.webp_effort, "IMAGE_WEBP_EFFORT", {0, 6},
+                "WebP encoder effort (slower, smaller)");
+  number_option(app, "--avif-quality", c.avif_quality, "IMAGE_AVIF_QUALITY", {1, 100},
+                "AVIF quality of variants");
+  number_option(app, "--avif-effort", c.avif_effort, "IMAGE_AVIF_EFFORT", {0, 9},
+                "AVIF encoder effort (slower, smaller)");
+  number_option(app, "--avif-workers", c.avif_workers, "IMAGE_AVIF_WORKERS", {0, 1024},
+                "AVIF computations at once, 0 = half the workers (at least 1); the other workers "
+                "stay free for JPEG and WebP");
+  number_option(app, "--avif-queue-limit", c.avif_queue_limit, "IMAGE_AVIF_QUEUE_LIMIT",
+                {0, 100'000}, "AVIF computations waiting for a slot (503 beyond)");
+  number_option(app, "--avif-max-pixels", c.avif_max_pixels, "IMAGE_AVIF_MAX_PIXELS",
+                {1, 1'000'000'000},
+                "Largest AVIF output, width x height (400 beyond: its encode cannot be stopped)");
+}
+
 void add_store_options(CLI::App& app, Config& c) {
   app.add_option("--data-dir", c.data_dir, "Embedded store (LMDB) directory")
       ->envname("IMAGE_DATA_DIR");
@@ -303,6 +323,16 @@ void add_log_options(CLI::App& app, Config& c) {
       ->default_str(c.log_level);
 }
 
+void add_memory_options(CLI::App& app, Config& c) {
+  number_option(app, "--heap-trim-interval-ms", c.heap_trim_interval, "IMAGE_HEAP_TRIM_INTERVAL_MS",
+                {0, kTenMinutesMs},
+                "Milliseconds between checks of the heap's resident free memory, given back to "
+                "the kernel above --heap-trim-above-mb; 0 = never");
+  number_option(app, "--heap-trim-above-mb", c.heap_trim_above_mb, "IMAGE_HEAP_TRIM_ABOVE_MB",
+                {0, 1u << 20},
+                "MiB of resident memory the heap may keep without using it before a trim");
+}
+
 // A usage error: one line on stderr and exit status 2 (the usual one for a usage error), for
 // every bad setting alike (CLI11's own codes, 105 to 115, say nothing more to a supervisor).
 std::optional<Config> refused(const CLI::ParseError& e, int& exit_code) {
@@ -322,6 +352,9 @@ unsigned Config::effective_io_threads() const {
 unsigned Config::effective_workers() const {
   return workers ? workers : cores();
 }
+unsigned Config::effective_avif_workers() const {
+  return avif_workers ? avif_workers : std::max(1u, effective_workers() / 2);
+}
 
 std::optional<Config> load(int argc, char** argv, int& exit_code) {
   Config c;
@@ -329,12 +362,14 @@ std::optional<Config> load(int argc, char** argv, int& exit_code) {
   app.option_defaults()->always_capture_default();
   add_http_options(app, c);
   add_image_options(app, c);
+  add_format_options(app, c);
   add_store_options(app, c);
   add_redis_options(app, c);
   add_auth_options(app, c);
   add_remote_auth_options(app, c);
   add_auth_limit_options(app, c);
   add_log_options(app, c);
+  add_memory_options(app, c);
   try {
     app.parse(argc, argv);
     if (app.get_option("--port")->count() == 0) apply_server_port_env(c);

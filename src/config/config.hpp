@@ -42,6 +42,15 @@ struct Config {
   unsigned queue_limit = 64;    // image jobs waiting beyond the workers before 503
   std::uint64_t cache_mb = 64;  // hot variants, originals and JSON answers in memory; 0 = off
 
+  // WebP and AVIF variants (defaults measured to match the JPEG variant's SSIM: bench/formats.py)
+  int webp_quality = 80;
+  int webp_effort = 4;
+  int avif_quality = 60;
+  int avif_effort = 2;
+  unsigned avif_workers = 0;  // AVIF computations at once; 0 = half the workers (at least 1)
+  unsigned avif_queue_limit = 16;
+  std::uint64_t avif_max_pixels = 4'000'000;
+
   // Storage
   std::filesystem::path data_dir = "./data";
   std::uint64_t lmdb_map_size = 64ull << 30;
@@ -70,12 +79,18 @@ struct Config {
   // Logout broadcast (remote auth mode only)
   std::string rabbit_url = "amqp://localhost";  // empty = no consumer
 
+  // Heap: resident memory the heap keeps free beyond this is given back to the kernel, checked
+  // every interval from a thread of its own (core/heap_trimmer.hpp).
+  std::chrono::milliseconds heap_trim_interval{1000};  // 0 = never trimmed
+  std::uint64_t heap_trim_above_mb = 8;
+
   // Logs
   LogFormat log_format = LogFormat::text;
   std::string log_level = "info";
 
   unsigned effective_io_threads() const;
   unsigned effective_workers() const;
+  unsigned effective_avif_workers() const;
 };
 
 // Parses the environment and argv. Returns nullopt after printing --help (then `exit_code` is 0)

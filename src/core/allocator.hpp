@@ -1,7 +1,8 @@
 #pragma once
 // glibc malloc settings chosen on measurement (bench/soak.sh; figures in the README's "Limits and
-// security"): one arena, and image-sized blocks kept for reuse instead of being returned to the
-// kernel and faulted in again on the next image.
+// security"): one arena, so that threads share one heap of small blocks, and image-sized blocks
+// mapped on their own and returned when freed, so that what the heap keeps cannot creep up with
+// the order in which large and long-lived blocks happen to be allocated (issue 18).
 
 namespace imagecpp {
 

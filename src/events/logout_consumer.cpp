@@ -83,6 +83,7 @@ void LogoutConsumer::session() {
   AmqpConnection connection(address_, settings_.io_timeout);
   connection.subscribe_fanout(settings_.exchange);
   set_connected(true);
+  sessions_.fetch_add(1, std::memory_order_relaxed);
   spdlog::info("logout broadcast: consuming exchange '{}' on {}", settings_.exchange,
                address_.display());
   while (!stopping()) {

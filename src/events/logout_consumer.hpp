@@ -47,6 +47,8 @@ class LogoutConsumer {
   bool connected() const noexcept { return connected_.load(std::memory_order_relaxed); }
   std::uint64_t applied() const noexcept { return applied_.load(std::memory_order_relaxed); }
   std::uint64_t dropped() const noexcept { return dropped_.load(std::memory_order_relaxed); }
+  // Subscriptions made since construction: a reconnection shows as one more.
+  std::uint64_t sessions() const noexcept { return sessions_.load(std::memory_order_relaxed); }
 
   void register_metrics(metrics::Registry& registry) const;
 
@@ -66,6 +68,7 @@ class LogoutConsumer {
   std::atomic<bool> connected_{false};
   std::atomic<std::uint64_t> applied_{0};
   std::atomic<std::uint64_t> dropped_{0};
+  std::atomic<std::uint64_t> sessions_{0};
   std::mutex mutex_;
   std::condition_variable wake_;
   std::thread thread_;

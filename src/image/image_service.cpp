@@ -21,7 +21,11 @@ Format stored_format(const SharedBytes& bytes) {
 
 ImageService::ImageService(store::Store& store, WorkerPool& workers, BytesCache& cache,
                            ServiceSettings settings)
-    : store_(store), workers_(workers), cache_(cache), settings_(settings) {}
+    : store_(store),
+      workers_(workers),
+      cache_(cache),
+      settings_(settings),
+      avif_gate_(settings.avif_slots, settings.avif_queue_limit) {}
 
 boost::asio::awaitable<std::string> ImageService::create(std::string bytes) {
   const Limits limits = settings_.limits;
@@ -42,13 +46,27 @@ boost::asio::awaitable<Image> ImageService::original(const std::string& id) {
 }
 
 boost::asio::awaitable<Image> ImageService::variant(const std::string& id, int size) {
-  co_return co_await derived(id, id + "_" + std::to_string(size), size);
+  co_return co_await derived(id, id + "_" + std::to_string(size), size, Format::jpeg);
 }
 
 boost::asio::awaitable<Image> ImageService::original_jpeg(const std::string& id) {
   Image image = co_await original(id);
   if (image.format == Format::jpeg) co_return image;
-  co_return co_await derived(id, id + "_jpeg", std::nullopt);
+  co_return co_await derived(id, id + "_jpeg", std::nullopt, Format::jpeg);
+}
+
+boost::asio::awaitable<Image> ImageService::variant(const std::string& id, int size,
+                                                    Format format) {
+  if (format == Format::jpeg) co_return co_await variant(id, size);
+  const std::string key = id + "_" + std::to_string(size) + "_" + std::string(name(format));
+  co_return co_await derived(id, key, size, format);
+}
+
+boost::asio::awaitable<Image> ImageService::original_as(const std::string& id, Format format) {
+  if (format == Format::jpeg) co_return co_await original_jpeg(id);
+  Image image = co_await original(id);
+  if (image.format == format) co_return image;
+  co_return co_await derived(id, id + "_" + std::string(name(format)), std::nullopt, format);
 }
 
 boost::asio::awaitable<SharedBytes> ImageService::load_original(const std::string& id,
@@ -96,7 +114,7 @@ boost::asio::awaitable<SharedBytes> ImageService::stored_derived(const std::stri
 }
 
 boost::asio::awaitable<Image> ImageService::derived(const std::string& id, const std::string& key,
-                                                    std::optional<int> box) {
+                                                    std::optional<int> box, Format format) {
   // No co_await inside ?: (GCC 12 destroys the result of such an expression twice).
   SharedBytes bytes = cache_.get(key);
   if (!bytes) {
@@ -104,28 +122,33 @@ boost::asio::awaitable<Image> ImageService::derived(const std::string& id, const
     if (bytes) {
       cache_.put(key, bytes);  // only a value checked above: the cache never holds garbage
     } else {
-      auto work = [this, &id, &key, box] { return compute(id, key, box); };
+      auto work = [this, &id, &key, box, format] { return compute(id, key, box, format); };
       bytes = co_await flights_.run(key, std::move(work));
     }
   }
-  const Format format = stored_format(bytes);
-  co_return Image{std::move(bytes), format};
+  const Format stored = stored_format(bytes);
+  co_return Image{std::move(bytes), stored};
 }
 
 boost::asio::awaitable<SharedBytes> ImageService::compute(const std::string& id,
                                                           const std::string& key,
-                                                          std::optional<int> box) {
+                                                          std::optional<int> box, Format format) {
   // A caller that lost the race to a finished flight lands here: use what it stored.
   if (SharedBytes hot = cache_.get(key)) co_return hot;
   if (SharedBytes stored = co_await stored_derived(key)) co_return stored;
+  // An AVIF waits for its slot before it reads the original or takes a worker: a burst of AVIF
+  // holds at most its slots' workers and no waiting original in memory.
+  Gate::Pass pass;
+  if (format == Format::avif) pass = co_await avif_gate_.enter();
   SharedBytes original = co_await load_original(id, false);
   // An original accepted at upload whose pixels cannot be decoded (cut short) answers 400, as
   // documented for hostile uploads; one that is not an image at all was refused above (500).
-  const RenderOptions options{box, settings_.jpeg_quality};
-  const Limits limits = settings_.limits;
-  auto job = [original, options, limits] { return render_jpeg(*original, options, limits); };
-  Rendered rendered = co_await workers_.run(std::move(job));
-  SharedBytes result = rendered.passthrough ? original : share(std::move(rendered.jpeg));
+  const RenderOptions options = options_for(box, format);
+  Encoded encoded = co_await encode_on_worker(original, options);
+  pass = Gate::Pass();  // the slot is free again once the encode is done
+  SharedBytes result = encoded.passthrough ? original : share(std::move(encoded.bytes));
+  if (format == Format::webp) stats_.webp_computed.fetch_add(1, std::memory_order_relaxed);
+  if (format == Format::avif) stats_.avif_computed.fetch_add(1, std::memory_order_relaxed);
   stats_.variants_computed.fetch_add(1, std::memory_order_relaxed);
   if (!cache_.enabled()) {
     co_await store_.put(key, result);  // the store is the only memory of it: wait for it
@@ -134,19 +157,55 @@ boost::asio::awaitable<SharedBytes> ImageService::compute(const std::string& id,
   // A variant can be recomputed from its original, so its first requester need not wait for a
   // durable write: the cache holds it meanwhile, and the write completes behind the answer.
   cache_.put(key, result);
+  if (!reserve_write_behind(result->size())) {
+    stats_.writes_waited.fetch_add(1, std::memory_order_relaxed);
+    co_await store_.put(key, result);
+    co_return result;
+  }
   writes_pending_.fetch_add(1, std::memory_order_acq_rel);
   const auto executor = co_await boost::asio::this_coro::executor;
   boost::asio::co_spawn(executor, write_behind(key, result), boost::asio::detached);
   co_return result;
 }
 
+// Never lets the total pass the bound, not even for a moment (as WorkerPool's places).
+bool ImageService::reserve_write_behind(std::size_t bytes) noexcept {
+  std::size_t current = writes_behind_bytes_.load(std::memory_order_relaxed);
+  do {
+    if (bytes > cache_.capacity() || current > cache_.capacity() - bytes) return false;
+  } while (!writes_behind_bytes_.compare_exchange_weak(current, current + bytes,
+                                                       std::memory_order_relaxed));
+  return true;
+}
+
+RenderOptions ImageService::options_for(std::optional<int> box, Format format) const {
+  switch (format) {
+    case Format::webp:
+      return {box, settings_.webp_quality, format, settings_.webp_effort};
+    case Format::avif:
+      return {box, settings_.avif_quality, format, settings_.avif_effort};
+    default:
+      return {box, settings_.jpeg_quality, Format::jpeg, 0};
+  }
+}
+
+boost::asio::awaitable<Encoded> ImageService::encode_on_worker(SharedBytes original,
+                                                               RenderOptions options) {
+  const Limits limits = settings_.limits;
+  // Named, then moved: GCC 12 destroys closure temporaries in a co_await expression twice.
+  auto job = [original, options, limits] { return render(*original, options, limits); };
+  co_return co_await workers_.run(std::move(job));
+}
+
 boost::asio::awaitable<void> ImageService::write_behind(std::string key, SharedBytes bytes) {
+  const std::size_t size = bytes->size();
   try {
     co_await store_.put(std::move(key), std::move(bytes));
   } catch (const std::exception&) {
     // Not lost: the next request for it after eviction computes it again.
     stats_.write_behind_failures.fetch_add(1, std::memory_order_relaxed);
   }
+  writes_behind_bytes_.fetch_sub(size, std::memory_order_relaxed);
   writes_pending_.fetch_sub(1, std::memory_order_acq_rel);
 }
 

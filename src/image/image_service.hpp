@@ -7,6 +7,7 @@
 
 #include "core/bytes.hpp"
 #include "core/bytes_cache.hpp"
+#include "core/gate.hpp"
 #include "core/single_flight.hpp"
 #include "core/worker_pool.hpp"
 #include "image/format.hpp"
@@ -23,12 +24,27 @@ struct Image {
 struct ServiceSettings {
   int jpeg_quality = 80;
   Limits limits;
+  // WebP and AVIF: the lowest qualities whose mean SSIM on the benchmark photos reaches the JPEG
+  // variant's at its default (bench/formats.py --sweep; figures in the README). AVIF effort 2:
+  // about a seventh of effort 4's CPU, for a few per cent more bytes (encoded on request).
+  int webp_quality = 80;
+  int webp_effort = 4;
+  int avif_quality = 60;
+  int avif_effort = 2;
+  // AVIF encodes are several times slower than JPEG: at most `avif_slots` run at once (the other
+  // workers stay free for JPEG and WebP), and `avif_queue_limit` more wait (503 beyond).
+  unsigned avif_slots = 1;
+  unsigned avif_queue_limit = 16;
 };
 
 struct ServiceStats {
-  std::atomic<std::uint64_t> variants_computed{0};
+  std::atomic<std::uint64_t> variants_computed{0};  // every format
+  std::atomic<std::uint64_t> webp_computed{0};
+  std::atomic<std::uint64_t> avif_computed{0};
   std::atomic<std::uint64_t> uploads{0};
   std::atomic<std::uint64_t> write_behind_failures{0};
+  // Variants whose request waited for their write: the writes behind held their bound.
+  std::atomic<std::uint64_t> writes_waited{0};
 };
 
 class ImageService {
@@ -50,6 +66,18 @@ class ImageService {
   // The original as JPEG: itself when it is one, else converted once and stored "{id}_jpeg".
   boost::asio::awaitable<Image> original_jpeg(const std::string& id);
 
+  // The variant in `format` (jpeg, webp or avif), computed once: JPEG under "{id}_{size}" as
+  // variant(), the others under "{id}_{size}_{format}". Transparency is kept in WebP and AVIF.
+  boost::asio::awaitable<Image> variant(const std::string& id, int size, Format format);
+
+  // The original in `format`: itself when it is one, else converted once, full size, and stored
+  // under "{id}_{format}" (JPEG: original_jpeg()).
+  boost::asio::awaitable<Image> original_as(const std::string& id, Format format);
+
+  // AVIF computations holding a slot, and waiting for one.
+  std::size_t avif_running() const { return avif_gate_.running(); }
+  std::size_t avif_waiting() const { return avif_gate_.waiting(); }
+
   const ServiceStats& stats() const noexcept { return stats_; }
 
   // Variant writes still on their way to the store: shutdown waits for none to be left.
@@ -63,19 +91,27 @@ class ImageService {
   boost::asio::awaitable<SharedBytes> load_original(const std::string& id, bool keep_hot);
   boost::asio::awaitable<SharedBytes> fetch_original(const std::string& id);
   boost::asio::awaitable<Image> derived(const std::string& id, const std::string& key,
-                                        std::optional<int> box);
+                                        std::optional<int> box, Format format);
   boost::asio::awaitable<SharedBytes> stored_derived(const std::string& key);
   boost::asio::awaitable<SharedBytes> compute(const std::string& id, const std::string& key,
-                                              std::optional<int> box);
+                                              std::optional<int> box, Format format);
+  boost::asio::awaitable<Encoded> encode_on_worker(SharedBytes original, RenderOptions options);
+  RenderOptions options_for(std::optional<int> box, Format format) const;
   boost::asio::awaitable<void> write_behind(std::string key, SharedBytes bytes);
+  bool reserve_write_behind(std::size_t bytes) noexcept;
 
   store::Store& store_;
   WorkerPool& workers_;
   BytesCache& cache_;
   const ServiceSettings settings_;
   SingleFlight<SharedBytes> flights_;  // keyed by store key: originals and derived images
+  Gate avif_gate_;
   ServiceStats stats_;
   std::atomic<std::size_t> writes_pending_{0};
+  // Bytes of the variants being written behind their answers, at most the cache's capacity: a
+  // store slower than the workers makes requests wait for their writes rather than letting
+  // variants pile up in memory on their way to it.
+  std::atomic<std::size_t> writes_behind_bytes_{0};
 };
 
 }  // namespace imagecpp::image

@@ -53,3 +53,6 @@ vips jpegsave "$tmp/p3.v" "$out/display-p3.jpg"
 
 # HEIC (HEVC in HEIF): no package ships one.
 vips heifsave "$src/snake.jpg" "$out/snake.heic" --compression hevc --Q 40
+
+# WebP with alpha (lossy colour, lossless alpha), 200x150: the same transparent corner.
+vips webpsave "$out/alpha.png" "$out/alpha.webp" --Q 90 --strip

@@ -1,14 +1,21 @@
 """A real RabbitMQ node for the integration tests: own HOME (Erlang cookie), node name, data
 directory and loopback ports below 32768, no systemd; start, stop, kill, restart; publish with
 amqp-publish (Debian amqp-tools). See /work/shared/TESTBED.md, "RabbitMQ as root".
+
+Run as a program, it serves the C++ unit tests (tests/unit/rabbit_process.hpp): it starts a node,
+prints "PORT <n>", then obeys one command per line on stdin, answering "OK" or "ERR <why>" on
+one line: start, stop, kill, close_connections, publish <base64 body>. It stops the node and
+removes its files when stdin closes.
 """
 
+import base64
 import os
 import random
 import shutil
 import signal
 import socket
 import subprocess
+import sys
 import tempfile
 import time
 import unittest
@@ -71,7 +78,7 @@ class RabbitServer:
     def running(self):
         return self.proc is not None and self.proc.poll() is None
 
-    def start(self, timeout=120.0):
+    def start(self, timeout=300.0):  # a hang guard: a loaded machine boots Erlang slowly
         """Starts the node and returns once it has booted (checked, not assumed: a failed boot
         can still exit 0)."""
         assert not self.running(), "already running"
@@ -80,8 +87,9 @@ class RabbitServer:
                                      stdout=log, stderr=subprocess.STDOUT,
                                      start_new_session=True)
         log.close()
-        # The AMQP listener opens near the end of the boot; await_startup then confirms it
-        # (polling with rabbitmqctl alone costs a second of Erlang VM start per try).
+        # The AMQP listener opens near the end of the boot; a publish (login, channel open)
+        # then confirms it. Not rabbitmqctl await_startup: an Erlang VM per try, which a loaded
+        # machine made slower than any timeout (the node had booted, the check never ended).
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline and self.proc.poll() is None:
             if self._port_open() and self._ready():
@@ -132,7 +140,7 @@ class RabbitServer:
              "--password=guest", "-e", exchange, "-r", ""],
             input=data, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, timeout=20)
         if result.returncode != 0:
-            raise RuntimeError("amqp-publish failed: %s" % result.stdout.decode("replace"))
+            raise RuntimeError("amqp-publish failed: %s" % result.stdout.decode(errors="replace"))
 
     def log(self):
         try:
@@ -142,8 +150,13 @@ class RabbitServer:
             return ""
 
     def _ready(self):
-        try:  # a loaded machine can make rabbitmqctl itself slow: that is "not yet"
-            return self._ctl("await_startup", "--timeout", "20", timeout=40).returncode == 0
+        """A message published to the default exchange (to no queue: it is dropped)."""
+        try:
+            return subprocess.run(
+                [PUBLISH, "--server=127.0.0.1", "--port=%d" % self.port, "--username=guest",
+                 "--password=guest", "-r", "imagecpp-readiness", "-b", "ready?"],
+                stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                timeout=60).returncode == 0
         except subprocess.TimeoutExpired:
             return False
 
@@ -154,6 +167,14 @@ class RabbitServer:
         except OSError:
             return False
 
+    def close_connections(self):
+        """The broker closes every client connection (connection.close, reason given), as on a
+        node shutdown, and stays up."""
+        result = self._ctl("close_all_connections", "closed by the test", timeout=300)
+        if result.returncode != 0:
+            raise RuntimeError("close_all_connections failed: %s"
+                               % result.stdout.decode(errors="replace"))
+
     def _ctl(self, *args, timeout=30):
         return subprocess.run([CTL, "-n", self.node] + list(args), env=self.env,
                               stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
@@ -162,3 +183,44 @@ class RabbitServer:
     def _kill_epmd(self):
         subprocess.run(["epmd", "-kill"], env=self.env, stdout=subprocess.DEVNULL,
                        stderr=subprocess.DEVNULL, timeout=10)
+
+
+def _serve(server):
+    """The command loop of the program form (see the module's docstring)."""
+    commands = {
+        "start": lambda arg: server.start(),
+        "stop": lambda arg: server.stop(),
+        "kill": lambda arg: server.kill(),
+        "close_connections": lambda arg: server.close_connections(),
+        "publish": lambda arg: server.publish(base64.b64decode(arg, validate=True)),
+    }
+    for line in sys.stdin:
+        name, _, arg = line.strip().partition(" ")
+        try:
+            if name not in commands:
+                raise ValueError("unknown command %r" % name)
+            commands[name](arg)
+            answer = "OK"
+        except Exception as e:  # the caller reads the reason; this process keeps serving
+            answer = "ERR " + " ".join(str(e).split())[:2000]
+        print(answer, flush=True)
+
+
+def main():
+    try:
+        server = RabbitServer()
+    except unittest.SkipTest as e:
+        print("SKIP %s" % e, flush=True)
+        return
+    try:
+        server.start()
+        print("PORT %d" % server.port, flush=True)
+        _serve(server)
+    except Exception as e:
+        print("ERR %s" % " ".join(str(e).split())[:2000], flush=True)
+    finally:
+        server.close()
+
+
+if __name__ == "__main__":
+    main()

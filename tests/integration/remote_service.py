@@ -5,7 +5,7 @@ import json
 import secrets
 import time
 
-from harness import BIN, Service, make_png
+from harness import Service, make_png
 
 TINY_PNG = make_png(4, 4)
 
@@ -21,7 +21,7 @@ class RemoteService(Service):
         super().__init__(extra_args, **kwargs)
 
     def command(self):
-        return [BIN, "--bind", "127.0.0.1", "--port", str(self.port),
+        return [self.binary, "--bind", "127.0.0.1", "--port", "0",
                 "--auth-mode", "remote", "--auth-service-url", self.auth_url,
                 "--rabbit-url", self.rabbit_url, "--data-dir", self.data_dir] + self.extra_args
 

@@ -15,7 +15,8 @@ import time
 import unittest
 
 from auth_double import AuthDouble
-from harness import ServiceTestCase, raw_socket, read_image, read_until_closed
+from harness import (HANG_GUARD, ServiceTestCase, raw_socket, read_image,
+                     read_until_closed)
 from remote_service import RemoteService, new_token
 
 MB = 1 << 20
@@ -77,7 +78,7 @@ class TokenBeforeBodyTest(ServiceTestCase):
         s = send_head(self.svc.port, ["POST /v1/image HTTP/1.1", "Host: x",
                                       "Content-Type: image/jpeg", "Content-Length: 16000000"])
         try:
-            data, _, closed = read_until_closed(s, 30)
+            data, _, closed = read_until_closed(s, HANG_GUARD)
         finally:
             s.close()
         self.assertEqual(status_of(data), 401, data[:300])
@@ -87,7 +88,7 @@ class TokenBeforeBodyTest(ServiceTestCase):
         s = send_head(self.svc.port, ["POST /images/create HTTP/1.1", "Host: x",
                                       "Authorization: Bearer nope", "Content-Length: 5000000"])
         try:
-            data, _, closed = read_until_closed(s, 30)
+            data, _, closed = read_until_closed(s, HANG_GUARD)
         finally:
             s.close()
         self.assertEqual(status_of(data), 401, data[:300])
@@ -97,7 +98,7 @@ class TokenBeforeBodyTest(ServiceTestCase):
         s = send_head(self.svc.port, ["POST /v1/image HTTP/1.1", "Host: x",
                                       "Expect: 100-continue", "Content-Length: 1000"])
         try:
-            data, _, _ = read_until_closed(s, 30)
+            data, _, _ = read_until_closed(s, HANG_GUARD)
         finally:
             s.close()
         self.assertNotIn(b" 100 ", data.split(b"\r\n")[0])
@@ -114,7 +115,7 @@ class TokenBeforeBodyTest(ServiceTestCase):
             first = s.recv(4096)
             self.assertTrue(first.startswith(b"HTTP/1.1 100 "), first[:100])
             s.sendall(jpeg)
-            data, _, _ = read_until_closed(s, 30)
+            data, _, _ = read_until_closed(s, HANG_GUARD)
         finally:
             s.close()
         self.assertEqual(status_of(data), 200, data[:300])
@@ -124,7 +125,7 @@ class TokenBeforeBodyTest(ServiceTestCase):
         s = send_head(self.svc.port, ["POST /v1/image/%s HTTP/1.1" % UUID, "Host: x",
                                       "Content-Length: 16000000"])
         try:
-            data, _, closed = read_until_closed(s, 30)
+            data, _, closed = read_until_closed(s, HANG_GUARD)
         finally:
             s.close()
         self.assertEqual(status_of(data), 405, data[:300])
@@ -149,7 +150,7 @@ class TokenBeforeBodyTest(ServiceTestCase):
         grown = rss_anon(self.svc.proc.pid) - before
         statuses = []
         for s in socks:
-            data, _, _ = read_until_closed(s, 10)
+            data, _, _ = read_until_closed(s, HANG_GUARD)
             statuses.append(status_of(data))
             s.close()
         self.assertEqual(set(statuses), {401}, statuses)
@@ -170,7 +171,7 @@ class RemoteTokenBeforeBodyTest(unittest.TestCase):
                  "Content-Type: image/jpeg", "Content-Length: 16000000"]
         s = send_head(self.svc.port, lines + (["Expect: 100-continue"] if expect else []))
         try:
-            return read_until_closed(s, 30)
+            return read_until_closed(s, HANG_GUARD)
         finally:
             s.close()
 
@@ -207,7 +208,7 @@ class BudgetTest(ServiceTestCase):
                                                "Authorization: Bearer " + self.svc.token,
                                                "Content-Type: image/jpeg",
                                                "Content-Length: 10000000"])
-            data, _, closed = read_until_closed(second, 30)
+            data, _, closed = read_until_closed(second, HANG_GUARD)
             second.close()
             self.assertEqual(status_of(data), 503, data[:300])
             self.assertIn(b"\r\nretry-after: 1\r\n", data.lower())
@@ -274,7 +275,7 @@ class ReadersTest(ServiceTestCase):
             # Reading nothing: the answer starts (it is counted), then the server gives up on
             # us (it is released) long before the 300 s body timeout.
             self.svc.wait_for_answer_cut()
-            data, waited, closed = read_until_closed(s, 30)
+            data, waited, closed = read_until_closed(s, HANG_GUARD)
         finally:
             s.close()
         self.assertTrue(closed, "%d bytes in %.1f s: %r" % (len(data), waited, data[:200]))
@@ -290,7 +291,7 @@ class FramingTest(ServiceTestCase):
     def exchange(self, lines, body):
         s = send_head(self.svc.port, lines, body)
         try:
-            data, _, closed = read_until_closed(s, 15)
+            data, _, closed = read_until_closed(s, HANG_GUARD)
         finally:
             s.close()
         return data, closed

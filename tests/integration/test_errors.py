@@ -5,8 +5,8 @@ import json
 import unittest
 import uuid
 
-from harness import (ServiceTestCase, Service, data_url, make_png, raw_request, read_image,
-                     read_until_closed, raw_socket, parse_raw_response)
+from harness import (HANG_GUARD, ServiceTestCase, Service, data_url, make_png, raw_request,
+                     read_image, read_until_closed, raw_socket, parse_raw_response)
 
 UPLOAD_ROUTES = ("/v1/image", "/images/create")
 READ_ROUTES = ("/v1/image/{}", "/images/{}", "/v1/image/{}/jpeg", "/images/{}/jpeg")
@@ -282,7 +282,7 @@ class PayloadTooLargeTest(ServiceTestCase):
             sock.sendall(("POST /v1/image HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer %s\r\n"
                           "Content-Type: image/png\r\nContent-Length: 200000\r\n\r\n"
                           % self.svc.token).encode())
-            data, _, closed = read_until_closed(sock, 5)
+            data, _, closed = read_until_closed(sock, HANG_GUARD)
         finally:
             sock.close()
         self.assertTooLarge(parse_raw_response(data))

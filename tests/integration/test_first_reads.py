@@ -18,11 +18,12 @@ CLIENTS = 8
 SNAKE = (600, 450)
 
 
-def fire_at_once(port, requests):
+def fire_at_once(port, requests, timeout=60):
     """Sends requests[i] = (method, path, headers) from its own thread and connection, all
     released together; returns [(status, headers, body) or the exception] in the same order."""
     results = [None] * len(requests)
-    connections = [http.client.HTTPConnection("127.0.0.1", port, timeout=60) for _ in requests]
+    connections = [http.client.HTTPConnection("127.0.0.1", port, timeout=timeout)
+                   for _ in requests]
     for c in connections:
         c.connect()  # connected before the barrier: only the requests race
     barrier = threading.Barrier(len(requests))
@@ -44,7 +45,7 @@ def fire_at_once(port, requests):
     for t in threads:
         t.start()
     for t in threads:
-        t.join(90)
+        t.join(timeout + 30)
     return results
 
 

@@ -1,5 +1,5 @@
-"""HTTP surface: CORS, correlation ids, docs and ops endpoints, metrics, security headers,
-keep-alive, timeouts, private reads."""
+"""HTTP surface: CORS, correlation ids, docs and ops endpoints, security headers, keep-alive,
+timeouts, private reads. (Metrics: test_metrics.py.)"""
 
 import json
 import os
@@ -11,8 +11,9 @@ import unittest
 import uuid
 import zlib
 
-from harness import (ServiceTestCase, Service, data_url, decode_data_url, parse_raw_response,
-                     png_chunk, raw_socket, read_image, read_until_closed, requests_series, send)
+from harness import (HANG_GUARD, ServiceTestCase, Service, check_wall_time, data_url,
+                     decode_data_url, parse_raw_response, png_chunk, raw_socket, read_image,
+                     read_until_closed, send)
 
 
 def header_list(value):
@@ -186,74 +187,6 @@ class DocsAndOpsTest(ServiceTestCase):
                 self.assertEqual(body, b"")
 
 
-class MetricsTest(ServiceTestCase):
-
-    def wait_for_deltas(self, before, expected, timeout=3.0):
-        """Access records are counted just after the response is sent: poll briefly."""
-        deadline = time.monotonic() + timeout
-        while True:
-            after = self.svc.metrics()
-            deltas = {k: after.get(k, 0.0) - before.get(k, 0.0) for k in expected}
-            if deltas == expected or time.monotonic() >= deadline:
-                return deltas
-            time.sleep(0.05)
-
-    def test_metrics_format(self):
-        before = self.svc.metrics()
-        self.assertEqual(self.svc.request("GET", "/healthz")[0], 200)
-        series = requests_series("/healthz", 200)
-        self.wait_for_deltas(before, {series: 1.0})
-        status, headers, body = self.svc.request("GET", "/metrics")
-        self.assertEqual(status, 200)
-        self.assertTrue(headers["content-type"].startswith("text/plain"), headers)
-        text = body.decode()
-        self.assertIn("# TYPE imagecpp_http_requests_total counter", text)
-        self.assertRegex(text, r'(?m)^imagecpp_http_requests_total\{route="[^"]+",'
-                               r'status="\d{3}"\} \d+')
-
-    def test_request_counts_are_exact(self):
-        image_id = self.svc.upload(read_image("snake.jpg"))
-        before = self.svc.metrics()
-        for _ in range(3):
-            self.assertEqual(self.svc.request("GET", "/healthz")[0], 200)
-        for _ in range(2):
-            self.assertEqual(self.svc.request("GET", "/v1/image/" + image_id)[0], 200)
-        self.assertEqual(self.svc.request("GET", "/v1/image/" + str(uuid.uuid4()))[0], 404)
-        self.assertEqual(self.svc.request("GET", "/images/%s?Size=5" % image_id)[0], 400)
-        self.assertEqual(self.svc.request("POST", "/v1/image", b"{}")[0], 401)
-        expected = {requests_series("/healthz", 200): 3.0,
-                    requests_series("/v1/image/{id}", 200): 2.0,
-                    requests_series("/v1/image/{id}", 404): 1.0,
-                    requests_series("/images/{id}", 400): 1.0,
-                    requests_series("/v1/image", 401): 1.0}
-        self.assertEqual(self.wait_for_deltas(before, expected), expected)
-
-    def test_route_labels_carry_no_ids(self):
-        image_id = self.svc.upload(read_image("snake.jpg"))
-        self.svc.request("GET", "/v1/image/" + image_id)
-        self.svc.request("GET", "/some/random/path/" + uuid.uuid4().hex)
-        text = self.svc.request("GET", "/metrics")[2].decode()
-        self.assertNotIn(image_id, text)
-        self.assertIsNone(re.search(r"[0-9a-f]{32}|[0-9a-f]{8}-[0-9a-f]{4}-", text))
-
-    def test_no_token_in_metrics_or_logs(self):
-        jpeg = read_image("snake.jpg")
-        for token in self.svc.tokens:
-            self.svc.upload(jpeg, token=token)
-        stranger = "tok-stranger-" + uuid.uuid4().hex
-        self.assertEqual(self.svc.upload_raw(jpeg, token=stranger)[0], 401)
-        self.svc.request("GET", "/healthz", headers={"Authorization": "Bearer " + stranger})
-        # Let the access lines of those requests be written.
-        marker = "flush-" + uuid.uuid4().hex
-        self.svc.request("GET", "/healthz", headers={"correlation_id": marker})
-        self.assertTrue(self.svc.wait_for_log(marker))
-        metrics = self.svc.request("GET", "/metrics")[2].decode()
-        log = self.svc.log()
-        for token in list(self.svc.tokens) + [stranger]:
-            self.assertNotIn(token, metrics)
-            self.assertNotIn(token, log)
-
-
 class SecurityHeadersTest(ServiceTestCase):
 
     def test_nosniff_on_every_answer(self):
@@ -293,7 +226,7 @@ class SecurityHeadersTest(ServiceTestCase):
                 sock = raw_socket(self.svc.port)
                 try:
                     sock.sendall(raw)
-                    data, _, _ = read_until_closed(sock, 5)
+                    data, _, _ = read_until_closed(sock, HANG_GUARD)
                 finally:
                     sock.close()
                 status, headers, _ = parse_raw_response(data)
@@ -364,7 +297,7 @@ class PipeliningTest(ServiceTestCase):
                          b"GET /v1/image/%s HTTP/1.1\r\nHost: x\r\n\r\n"
                          b"GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"
                          % (image_id.encode(), str(uuid.uuid4()).encode()))
-            data, waited, closed = read_until_closed(sock, 10)
+            data, waited, closed = read_until_closed(sock, HANG_GUARD)
         finally:
             sock.close()
         self.assertTrue(closed, "not closed after %.1f s" % waited)
@@ -406,7 +339,7 @@ class LargeAnswerTest(ServiceTestCase):
             for _ in range(40):  # reads slowly at first
                 data += sock.recv(4096)
                 time.sleep(0.005)
-            more, waited, closed = read_until_closed(sock, 20)
+            more, waited, closed = read_until_closed(sock, HANG_GUARD)
             data += more
         finally:
             sock.close()
@@ -423,7 +356,7 @@ class LargeAnswerTest(ServiceTestCase):
             # up on us after a send window (it is released), however long the answer took to
             # prepare on a busy machine.
             self.svc.wait_for_answer_cut()
-            data, waited, closed = read_until_closed(sock, 30)
+            data, waited, closed = read_until_closed(sock, HANG_GUARD)
         finally:
             sock.close()
         self.assertTrue(closed, "still open after %.1f s" % waited)
@@ -439,21 +372,21 @@ class TimeoutTest(ServiceTestCase):
         sock = raw_socket(self.svc.port)
         try:
             sock.sendall(b"GET /heal")
-            data, waited, closed = read_until_closed(sock, 6)
+            data, waited, closed = read_until_closed(sock, HANG_GUARD)
         finally:
             sock.close()
         self.assertTrue(closed, "still open after %.1f s" % waited)
-        self.assertLess(waited, 2.5)
+        check_wall_time(self, waited, 2.5)
         self.assertNotIn(b"200", data)
 
     def test_silent_connection_is_closed(self):
         sock = raw_socket(self.svc.port)
         try:
-            data, waited, closed = read_until_closed(sock, 6)
+            data, waited, closed = read_until_closed(sock, HANG_GUARD)
         finally:
             sock.close()
         self.assertTrue(closed, "still open after %.1f s" % waited)
-        self.assertLess(waited, 2.5)
+        check_wall_time(self, waited, 2.5)
 
     def test_trickled_header_does_not_extend_the_deadline(self):
         sock = raw_socket(self.svc.port)
@@ -469,12 +402,12 @@ class TimeoutTest(ServiceTestCase):
                     break
                 time.sleep(0.1)
             if closed_at is None:
-                data, waited, closed = read_until_closed(sock, 6)
+                data, waited, closed = read_until_closed(sock, HANG_GUARD)
                 closed_at = time.monotonic() - start if closed else None
         finally:
             sock.close()
         self.assertIsNotNone(closed_at, "a slowloris header was never cut off")
-        self.assertLess(closed_at, 3.5)
+        check_wall_time(self, closed_at, 3.5)
 
     def test_idle_keep_alive_connection_is_closed(self):
         sock = raw_socket(self.svc.port)
@@ -490,12 +423,12 @@ class TimeoutTest(ServiceTestCase):
             second = sock.recv(65536)
             self.assertTrue(second.startswith(b"HTTP/1.1 200"), second[:100])
             # ...then closed once idle for ~2 s.
-            data, waited, closed = read_until_closed(sock, 8)
+            data, waited, closed = read_until_closed(sock, HANG_GUARD)
         finally:
             sock.close()
         self.assertTrue(closed, "idle connection still open after %.1f s" % waited)
         self.assertGreater(waited, 1.2)
-        self.assertLess(waited, 3.5)
+        check_wall_time(self, waited, 3.5)
         self.assertEqual(data, b"")
 
 

@@ -9,7 +9,7 @@ import time
 import unittest
 
 from auth_double import AuthDouble
-from harness import rss_bytes
+from harness import check_wall_time, rss_bytes
 from rabbit_server import RabbitServer
 from remote_service import RemoteService, new_token
 
@@ -23,7 +23,10 @@ def go_logout(token, prefix="Bearer "):
                        "message": prefix + token})
 
 
-class LogoutTest(unittest.TestCase):
+class BrokerTestCase(unittest.TestCase):
+    """An auth double, a RabbitMQ node and a service consuming from it, for the class. Every
+    test starts with the broker up and the service connected, whatever the test before did."""
+
     @classmethod
     def setUpClass(cls):
         cls.double = AuthDouble()
@@ -52,15 +55,18 @@ class LogoutTest(unittest.TestCase):
         self.double.revoke(token)
         return token
 
-    def wait_rejected(self, token, svc=None, timeout=5.0):
+    def wait_rejected(self, token, svc=None, timeout=60.0):
         svc = svc or self.svc
         deadline = time.monotonic() + timeout
         while svc.auth_status(token) != 401:
             if time.monotonic() >= deadline:
-                self.fail("token still accepted %.1f s after its logout" % timeout)
+                self.fail("token still accepted %.1f s after its logout (a hang)" % timeout)
             time.sleep(0.005)
 
-    # -- tests -----------------------------------------------------------------------------
+
+
+class LogoutTest(BrokerTestCase):
+    """The broker stays up for the whole class."""
 
     def test_broker_absent_at_start_then_connected(self):
         status, doc = self.state_before_broker
@@ -156,9 +162,27 @@ class LogoutTest(unittest.TestCase):
         after = statistics.median(l[1] for l in latencies) * 1000
         sys.stderr.write("\nlogout latency, median of 20: %.1f ms from starting amqp-publish, "
                          "%.1f ms after it returned\n" % (total, after))
-        self.assertLess(total, 1000)
+        check_wall_time(self, total, 1000)
 
-    def test_z_broker_restart_keeps_serving_and_reconnects(self):
+    def test_sigterm_stops_promptly_with_the_broker_down(self):
+        with RemoteService(self.double.url, rabbit_url="amqp://guest:guest@127.0.0.1:1/") as svc:
+            self.assertEqual(svc.readyz()[1]["broker"], "disconnected")
+            start = time.monotonic()
+            self.assertEqual(svc.stop(), 0)
+            check_wall_time(self, time.monotonic() - start, 3.0)
+        with RemoteService(self.double.url, rabbit_url=self.rabbit.url) as svc:
+            self.assertTrue(svc.wait_broker("connected"))
+            start = time.monotonic()
+            self.assertEqual(svc.stop(), 0)
+            check_wall_time(self, time.monotonic() - start, 3.0)
+
+
+class BrokerOutageTest(BrokerTestCase):
+    """The broker stopped or killed under a connected service: HTTP unaffected, then the
+    consumer is back by itself. A class of its own: its tests take the broker down, which the
+    setUp of each test (any order) brings back."""
+
+    def test_broker_restart_keeps_serving_and_reconnects(self):
         token = self.cached_then_revoked()
         self.rabbit.stop()
         self.assertTrue(self.svc.wait_broker("disconnected", timeout=10))
@@ -170,7 +194,7 @@ class LogoutTest(unittest.TestCase):
         self.rabbit.publish(go_logout(token))
         self.wait_rejected(token)
 
-    def test_z_broker_killed_reconnects(self):
+    def test_broker_killed_reconnects(self):
         token = self.cached_then_revoked()
         self.rabbit.kill()
         self.assertTrue(self.svc.wait_broker("disconnected", timeout=30))
@@ -178,19 +202,6 @@ class LogoutTest(unittest.TestCase):
         self.assertTrue(self.svc.wait_broker("connected", timeout=30))
         self.rabbit.publish(node_logout(token))
         self.wait_rejected(token)
-
-    def test_zz_sigterm_stops_promptly_with_the_broker_down(self):
-        with RemoteService(self.double.url, rabbit_url="amqp://guest:guest@127.0.0.1:1/") as svc:
-            self.assertEqual(svc.readyz()[1]["broker"], "disconnected")
-            start = time.monotonic()
-            self.assertEqual(svc.stop(), 0)
-            self.assertLess(time.monotonic() - start, 3.0)
-        start = time.monotonic()
-        with RemoteService(self.double.url, rabbit_url=self.rabbit.url) as svc:
-            self.assertTrue(svc.wait_broker("connected"))
-            start = time.monotonic()
-            self.assertEqual(svc.stop(), 0)
-            self.assertLess(time.monotonic() - start, 3.0)
 
 
 if __name__ == "__main__":

@@ -15,8 +15,8 @@ import time
 import unittest
 import uuid
 
-from harness import (BIN, SIZES, Service, ServiceTestCase, data_url, decode_data_url, fit,
-                     free_port, is_jpeg, jpeg_size, read_image, rss_bytes)
+from harness import (BIN, SIZES, Service, ServiceTestCase, check_wall_time, data_url,
+                     decode_data_url, fit, is_jpeg, jpeg_size, read_image, rss_bytes)
 from redis_server import RedisServer
 
 SNAKE = (600, 450)
@@ -336,7 +336,7 @@ class RedisUrlFormsTest(unittest.TestCase):
         for url in ("rediss://u:hunter2@h:6380", "redis://h:99999", "h:abc"):
             with self.subTest(url=url):
                 done = subprocess.run([BIN, "--redis-url", url, "--auth-mode", "static",
-                                       "--tokens-file", tokens.name, "--port", str(free_port())],
+                                       "--tokens-file", tokens.name, "--port", "0"],
                                       capture_output=True, timeout=20)
                 output = (done.stdout + done.stderr).decode()
                 self.assertNotEqual(done.returncode, 0)
@@ -355,7 +355,7 @@ class RedisOutageTest(RedisTestCase):
                      "/images/%s/jpeg" % image_id, "/readyz"):
             start = time.monotonic()
             self.assert503(self.svc.request("GET", path))
-            self.assertLess(time.monotonic() - start, 1.0, path)
+            check_wall_time(self, time.monotonic() - start, 1.0, path)
         self.assert503(self.svc.upload_raw(self.jpeg))
         self.assertTrue(self.svc.healthy())
 
@@ -381,7 +381,7 @@ class RedisSilentTest(RedisTestCase):
             for path in ("/v1/image/%s" % image_id, "/readyz"):
                 start = time.monotonic()
                 self.assert503(self.svc.request("GET", path))
-                self.assertLess(time.monotonic() - start, 1.5, path)
+                check_wall_time(self, time.monotonic() - start, 1.5, path)
         finally:
             self.redis.resume()
         deadline = time.monotonic() + 5

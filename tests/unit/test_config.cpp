@@ -158,4 +158,29 @@ TEST_F(ConfigLoad, OtherUsageErrorsExit2Too) {
   ExpectRefused(load({"--auth-mode", "static"}), "--tokens-file", "");
 }
 
+TEST_F(ConfigLoad, HeapTrimSettingsFromFlagsOrEnvironment) {
+  unsetenv("IMAGE_HEAP_TRIM_INTERVAL_MS");
+  unsetenv("IMAGE_HEAP_TRIM_ABOVE_MB");
+  auto out = load({});
+  ASSERT_TRUE(out.config.has_value()) << out.err;
+  EXPECT_EQ(out.config->heap_trim_interval, std::chrono::milliseconds(1000));
+  EXPECT_EQ(out.config->heap_trim_above_mb, 8U);
+  out = load({"--heap-trim-interval-ms", "0", "--heap-trim-above-mb", "64"});
+  ASSERT_TRUE(out.config.has_value()) << out.err;
+  EXPECT_EQ(out.config->heap_trim_interval, std::chrono::milliseconds(0));  // never trimmed
+  EXPECT_EQ(out.config->heap_trim_above_mb, 64U);
+  setenv("IMAGE_HEAP_TRIM_INTERVAL_MS", "250", 1);
+  setenv("IMAGE_HEAP_TRIM_ABOVE_MB", "0", 1);
+  out = load({});
+  ASSERT_TRUE(out.config.has_value()) << out.err;
+  EXPECT_EQ(out.config->heap_trim_interval, std::chrono::milliseconds(250));
+  EXPECT_EQ(out.config->heap_trim_above_mb, 0U);
+  setenv("IMAGE_HEAP_TRIM_INTERVAL_MS", "1s", 1);
+  ExpectRefused(load({}), "--heap-trim-interval-ms (env IMAGE_HEAP_TRIM_INTERVAL_MS)", "0..600000");
+  unsetenv("IMAGE_HEAP_TRIM_INTERVAL_MS");
+  ExpectRefused(load({"--heap-trim-above-mb", "-8"}),
+                "--heap-trim-above-mb (env IMAGE_HEAP_TRIM_ABOVE_MB)", "0..1048576");
+  unsetenv("IMAGE_HEAP_TRIM_ABOVE_MB");
+}
+
 }  // namespace

@@ -20,7 +20,7 @@ class ImageRender : public test::VipsTest {
  protected:
   // Renders a file and checks what every converted answer must be: a stripped sRGB JPEG.
   static vips::VImage render(const std::string& original, std::optional<int> box) {
-    const Rendered rendered = render_jpeg(original, RenderOptions{.box = box}, Limits{});
+    const Rendered rendered = render_jpeg(original, RenderOptions{.box = box}, test::kLimits);
     EXPECT_FALSE(rendered.passthrough);
     EXPECT_EQ(sniff(rendered.jpeg), Format::jpeg);
     vips::VImage image = decode(rendered.jpeg);
@@ -38,7 +38,7 @@ class ImageRender : public test::VipsTest {
   }
 
   static bool passes_through(const char* file, std::optional<int> box) {
-    return render_jpeg(image_bytes(file), RenderOptions{.box = box}, Limits{}).passthrough;
+    return render_jpeg(image_bytes(file), RenderOptions{.box = box}, test::kLimits).passthrough;
   }
 
   static void expect_size(const vips::VImage& image, int width, int height) {
@@ -160,7 +160,7 @@ TEST_F(ImageRender, RendersEveryFormat) {
 TEST_F(ImageRender, StripsMetadata) {
   const vips::VImage image = render_file("metadata.jpg", 320);  // checks the fields are gone
   expect_size(image, 300, 225);
-  const Rendered rendered = render_jpeg(image_bytes("metadata.jpg"), {.box = 320}, Limits{});
+  const Rendered rendered = render_jpeg(image_bytes("metadata.jpg"), {.box = 320}, test::kLimits);
   EXPECT_EQ(rendered.jpeg.find("Exif"), std::string::npos);
   EXPECT_EQ(rendered.jpeg.find("TestCam"), std::string::npos);
   EXPECT_EQ(rendered.jpeg.find("ICC_PROFILE"), std::string::npos);
@@ -174,7 +174,7 @@ TEST_F(ImageRender, PassesCleanJpegsThrough) {
   EXPECT_TRUE(passes_through("snake-progressive.jpg", 640));
   EXPECT_TRUE(passes_through("snake-grayscale.jpg", 640));
   EXPECT_TRUE(passes_through("egret.jpg", 800));
-  const Rendered rendered = render_jpeg(image_bytes("snake.jpg"), {.box = 800}, Limits{});
+  const Rendered rendered = render_jpeg(image_bytes("snake.jpg"), {.box = 800}, test::kLimits);
   EXPECT_TRUE(rendered.jpeg.empty());
 }
 
@@ -193,14 +193,17 @@ TEST_F(ImageRender, ConvertsJpegsThatNeedAChange) {
 
 TEST_F(ImageRender, AppliesQuality) {
   const std::string photo = image_bytes("snake.png");
-  const std::size_t low = render_jpeg(photo, {.box = 320, .quality = 30}, Limits{}).jpeg.size();
-  const std::size_t high = render_jpeg(photo, {.box = 320, .quality = 95}, Limits{}).jpeg.size();
+  const std::size_t low =
+      render_jpeg(photo, {.box = 320, .quality = 30}, test::kLimits).jpeg.size();
+  const std::size_t high =
+      render_jpeg(photo, {.box = 320, .quality = 95}, test::kLimits).jpeg.size();
   EXPECT_LT(low * 2, high);
 }
 
 TEST_F(ImageRender, EnforcesThePixelLimit) {
   EXPECT_EQ(bad_input_message([] {
-              render_jpeg(image_bytes("snake.png"), {.box = 160}, Limits{.max_pixels = 1000});
+              render_jpeg(image_bytes("snake.png"), {.box = 160},
+                          Limits{.max_pixels = 1000, .max_render_time = test::kNoRenderDeadline});
             }),
             "image is 600x450, over the 1000 pixel limit");
 }
@@ -209,23 +212,23 @@ TEST_F(ImageRender, RejectsTruncatedImages) {
   for (const char* file : {"snake.jpg", "snake-progressive.jpg", "snake.png", "snake.gif"}) {
     const std::string bytes = image_bytes(file);
     const std::string message = bad_input_message(
-        [&] { render_jpeg(bytes.substr(0, bytes.size() / 2), {.box = 160}, {}); });
+        [&] { render_jpeg(bytes.substr(0, bytes.size() / 2), {.box = 160}, test::kLimits); });
     EXPECT_EQ(message, "stored image cannot be decoded") << file;
   }
   // Cut short, a JPEG that would fit as it is is decoded rather than passed through, and fails.
   for (const char* file : {"snake.jpg", "snake-progressive.jpg"}) {
     const std::string bytes = image_bytes(file);
     for (const std::size_t keep : {bytes.size() / 2, bytes.size() - 1}) {
-      const std::string message =
-          bad_input_message([&] { render_jpeg(bytes.substr(0, keep), {.box = 1200}, {}); });
+      const std::string message = bad_input_message(
+          [&] { render_jpeg(bytes.substr(0, keep), {.box = 1200}, test::kLimits); });
       EXPECT_EQ(message, "stored image cannot be decoded") << file << " cut to " << keep;
     }
   }
   // libheif finds its boxes cut short while reading the header.
   const std::string heic = image_bytes("snake.heic");
-  EXPECT_EQ(
-      bad_input_message([&] { render_jpeg(heic.substr(0, heic.size() / 2), {.box = 160}, {}); }),
-      "image header is corrupt");
+  EXPECT_EQ(bad_input_message(
+                [&] { render_jpeg(heic.substr(0, heic.size() / 2), {.box = 160}, test::kLimits); }),
+            "image header is corrupt");
 }
 
 TEST_F(ImageRender, SurvivesCorruptedData) {
@@ -238,7 +241,7 @@ TEST_F(ImageRender, SurvivesCorruptedData) {
       for (int flips = 1 + random() % 8; flips > 0; --flips)
         bytes[random() % bytes.size()] = static_cast<char>(random());
       try {
-        render_jpeg(bytes, {.box = 160}, Limits{});
+        render_jpeg(bytes, {.box = 160}, test::kLimits);
       } catch (const Error& error) {
         ASSERT_EQ(error.code(), ErrorCode::bad_input) << file << " round " << round;
       }
@@ -248,9 +251,9 @@ TEST_F(ImageRender, SurvivesCorruptedData) {
 
 TEST_F(ImageRender, RejectsInvalidOptions) {
   const std::string photo = image_bytes("snake.png");
-  EXPECT_THROW(render_jpeg(photo, {.box = 0}, Limits{}), Error);
-  EXPECT_THROW(render_jpeg(photo, {.box = 160, .quality = 0}, Limits{}), Error);
-  EXPECT_THROW(render_jpeg(photo, {.box = 160, .quality = 101}, Limits{}), Error);
+  EXPECT_THROW(render_jpeg(photo, {.box = 0}, test::kLimits), Error);
+  EXPECT_THROW(render_jpeg(photo, {.box = 160, .quality = 0}, test::kLimits), Error);
+  EXPECT_THROW(render_jpeg(photo, {.box = 160, .quality = 101}, test::kLimits), Error);
 }
 
 class ImageInit : public test::VipsTest {};

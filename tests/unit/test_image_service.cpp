@@ -7,12 +7,17 @@
 #include <boost/asio/detached.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/thread_pool.hpp>
+#include <array>
+#include <map>
+#include <set>
+#include <utility>
 
 #include "core/error.hpp"
 #include "image/image_service.hpp"
 #include "run_awaitable.hpp"
 #include "store/lmdb_store.hpp"
 #include "temp_dir.hpp"
+#include "test_image_support.hpp"
 #include "test_images.hpp"
 
 namespace imagecpp::image {
@@ -32,7 +37,8 @@ class ImageServiceTest : public ::testing::TestWithParam<std::size_t> {
       blocking_.get_executor()};
   WorkerPool workers_{2, 8};
   BytesCache cache_{GetParam()};
-  ImageService service_{store_, workers_, cache_, ServiceSettings{}};
+  ImageService service_{store_, workers_, cache_,
+                        ServiceSettings{.limits = {.max_render_time = test::kNoRenderDeadline}}};
 
   std::string create(const std::string& bytes) {
     return test::run_awaitable(service_.create(bytes));
@@ -215,6 +221,92 @@ TEST_P(ImageServiceTest, AnUndecodableOriginalIsBadInputForItsVariants) {
   EXPECT_EQ(error_of(service_.original_jpeg(id)), ErrorCode::bad_input);
   EXPECT_EQ(service_.stats().variants_computed.load(), 0u);
   EXPECT_FALSE(stored(id + "_320"));
+}
+
+// The variants on their way to the store behind their answers hold at most the cache's capacity:
+// beyond, a request waits for its own write (a slow store slows requests, memory stays bounded).
+TEST_P(ImageServiceTest, WritesBehindHoldAtMostTheCachesCapacity) {
+  const std::string id = create(test::image_bytes("snake.jpg"));
+  BytesCache tiny(1024);  // on, but smaller than any variant
+  ImageService waiting(store_, workers_, tiny, ServiceSettings{});
+  test::run_awaitable(waiting.variant(id, 160));
+  test::run_awaitable(waiting.variant(id, 320));
+  EXPECT_EQ(waiting.stats().writes_waited.load(), 2u);
+  EXPECT_EQ(waiting.writes_pending(), 0u);
+  EXPECT_TRUE(stored(id + "_160"));
+  EXPECT_TRUE(stored(id + "_320"));
+  // Room for them (or no cache at all): none waits beyond what the cache setting says.
+  test::run_awaitable(service_.variant(id, 640));
+  EXPECT_EQ(service_.stats().writes_waited.load(), 0u);
+  EXPECT_TRUE(stored(id + "_640"));
+}
+
+// WebP and AVIF (issue 14): each format's variant under its own key beside the JPEG one, which
+// keeps its peers' key; computed once each, concurrent first reads included.
+TEST_P(ImageServiceTest, EachFormatIsComputedOnceAndStoredBesideTheJpegVariant) {
+  const std::string id = create(test::image_bytes("alpha.png"));
+  const std::pair<Format, std::string> keys[] = {{Format::jpeg, id + "_160"},
+                                                 {Format::webp, id + "_160_webp"},
+                                                 {Format::avif, id + "_160_avif"}};
+  for (const auto& [format, key] : keys) {
+    const Image image = test::run_awaitable(service_.variant(id, 160, format));
+    EXPECT_EQ(image.format, format) << key;
+    EXPECT_EQ(sniff(*image.bytes), format) << key;
+    ASSERT_TRUE(stored(key)) << key;
+    EXPECT_EQ(**stored(key), *image.bytes) << key;
+    EXPECT_EQ(*test::run_awaitable(service_.variant(id, 160, format)).bytes, *image.bytes);
+  }
+  EXPECT_EQ(service_.stats().variants_computed.load(), 3u);
+  EXPECT_EQ(service_.stats().webp_computed.load(), 1u);
+  EXPECT_EQ(service_.stats().avif_computed.load(), 1u);
+  // Without Size: the original converted once, full size, under "{id}_{format}".
+  for (const Format format : {Format::webp, Format::avif}) {
+    const Image converted = test::run_awaitable(service_.original_as(id, format));
+    EXPECT_EQ(converted.format, format);
+    EXPECT_EQ(inspect(*converted.bytes, Limits{}).dimensions.width, 200u);
+    const std::string key = id + "_" + std::string(name(format));
+    ASSERT_TRUE(stored(key)) << key;
+    test::run_awaitable(service_.original_as(id, format));
+  }
+  EXPECT_EQ(service_.stats().variants_computed.load(), 5u);
+  EXPECT_EQ(*test::run_awaitable(service_.original_as(id, Format::jpeg)).bytes,
+            *test::run_awaitable(service_.original_jpeg(id)).bytes);
+}
+
+TEST_P(ImageServiceTest, AnOriginalInTheAskedFormatIsItself) {
+  const std::string webp = test::image_bytes("alpha.webp");
+  const std::string id = create(webp);
+  EXPECT_EQ(*test::run_awaitable(service_.original_as(id, Format::webp)).bytes, webp);
+  EXPECT_FALSE(stored(id + "_webp"));
+  EXPECT_EQ(service_.stats().variants_computed.load(), 0u);
+}
+
+TEST_P(ImageServiceTest, ConcurrentFirstReadsInEveryFormatComputeEachOnce) {
+  const std::string id = create(test::image_bytes("snake.png"));
+  asio::io_context io;
+  std::map<std::pair<int, Format>, std::set<std::string>> results;
+  int answers = 0;
+  for (int i = 0; i < 24; ++i) {
+    const Format format = std::array{Format::jpeg, Format::webp, Format::avif}[i % 3];
+    const int size = i % 2 == 0 ? 160 : 320;
+    asio::co_spawn(
+        io,
+        [&, format, size]() -> asio::awaitable<void> {
+          const Image image = co_await service_.variant(id, size, format);
+          results[{size, format}].insert(*image.bytes);
+          ++answers;
+        },
+        asio::detached);
+  }
+  io.run();
+  EXPECT_EQ(answers, 24);
+  ASSERT_EQ(results.size(), 6u);
+  for (const auto& [what, bodies] : results) EXPECT_EQ(bodies.size(), 1u);
+  EXPECT_EQ(service_.stats().variants_computed.load(), 6u);
+  EXPECT_EQ(service_.stats().webp_computed.load(), 2u);
+  EXPECT_EQ(service_.stats().avif_computed.load(), 2u);
+  EXPECT_EQ(service_.avif_running(), 0u);
+  EXPECT_EQ(service_.avif_waiting(), 0u);
 }
 
 INSTANTIATE_TEST_SUITE_P(CacheOffAndOn, ImageServiceTest,

@@ -49,7 +49,7 @@ TEST_F(ImageShrinkOnLoad, VariantOfA24MegapixelJpegNeverDecodesItFully) {
   ASSERT_EQ(inspect(jpeg, Limits{}).dimensions.pixels(), std::uint64_t{kWidth} * kHeight);
 
   Rendered rendered;
-  const Cost variant = measure([&] { rendered = render_jpeg(jpeg, {.box = 320}, Limits{}); });
+  const Cost variant = measure([&] { rendered = render_jpeg(jpeg, {.box = 320}, test::kLimits); });
   const vips::VImage image = test::decode(rendered.jpeg);
   EXPECT_EQ(image.width(), 320);
   EXPECT_EQ(image.height(), 213);

@@ -43,6 +43,42 @@ TEST(Router, UnknownPaths) {
   }
 }
 
+TEST(Router, FormatRoutesInBothFamilies) {
+  struct Expected {
+    std::string tail;
+    Wanted wanted;
+    bool json;
+  };
+  const Expected cases[] = {
+      {"/webp", Wanted::webp, false},       {"/avif", Wanted::avif, false},
+      {"/auto", Wanted::negotiated, false}, {"/webp/json", Wanted::webp, true},
+      {"/avif/json", Wanted::avif, true},   {"/auto/json", Wanted::negotiated, true}};
+  for (const std::string prefix : {"/v1/image/", "/images/"}) {
+    for (const Expected& e : cases) {
+      const auto m = match_route(prefix + kId + e.tail);
+      EXPECT_EQ(m.route, Route::image_as) << prefix << e.tail;
+      EXPECT_EQ(m.id, kId);
+      EXPECT_EQ(m.wanted, e.wanted) << prefix << e.tail;
+      EXPECT_EQ(m.json, e.json) << prefix << e.tail;
+      const std::string family = prefix == "/v1/image/" ? "/v1/image/{id}" : "/images/{id}";
+      EXPECT_EQ(m.label, family + e.tail);
+    }
+  }
+}
+
+TEST(Router, FormatRouteLookalikesAreUnknown) {
+  for (const std::string& path : std::vector<std::string>{
+           "/v1/image/" + kId + "/jpeg/json", "/v1/image/" + kId + "/json",
+           "/v1/image/" + kId + "/png", "/v1/image/" + kId + "/webp/",
+           "/v1/image/" + kId + "/auto/json/x", "/images//webp", "/images//auto/json",
+           "/v1/image/a/b/webp", "/v1/image/" + kId + "/WEBP"}) {
+    EXPECT_EQ(match_route(path).route, Route::unknown) << path;
+  }
+  // A segment named like a format is an id (a bad one: 400, as before).
+  EXPECT_EQ(match_route("/v1/image/webp").route, Route::image);
+  EXPECT_EQ(match_route("/images/auto").id, "auto");
+}
+
 TEST(Router, AllowedMethods) {
   EXPECT_EQ(allowed_methods(Route::upload), "POST, OPTIONS");
   EXPECT_EQ(allowed_methods(Route::image), "GET, HEAD, OPTIONS");
