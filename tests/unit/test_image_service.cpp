@@ -3,11 +3,11 @@
 // (each write awaited) and with it (variants written behind the answer).
 #include <gtest/gtest.h>
 
+#include <array>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/thread_pool.hpp>
-#include <array>
 #include <map>
 #include <set>
 #include <utility>
