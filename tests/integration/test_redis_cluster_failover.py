@@ -132,7 +132,7 @@ class ClusterFailoverTest(unittest.TestCase):
 
             # Reads of the dead master's keys: back by themselves once the replica took over.
             load.wait_for(on_victim("read", killed_at))
-            reads_back = max(a[0] + a[4] for a in load.answers
+            reads_back = min(a[0] + a[4] for a in load.answers
                              if a[1] == "read" and a[2] == 200 and a[5] in victim_slots
                              and a[0] > killed_at) - killed_at
             # Uploads to them need a replica to acknowledge: the killed node, started again as

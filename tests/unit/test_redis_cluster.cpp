@@ -113,7 +113,7 @@ TEST(RedisClusterSlot, StoreKeysOfOneImageSpreadOverSlots) {
 TEST(RedisClusterSlot, MatchesRedisKeyslot) {
   imagecpp::test::TempDir dir;
   imagecpp::test::RedisServer server(
-      {"--cluster-enabled", "yes", "--cluster-config-file", (dir.path() / "nodes.conf").bulk()});
+      {"--cluster-enabled", "yes", "--cluster-config-file", (dir.path() / "nodes.conf").string()});
   RedisStore store(RedisConfig{.endpoint = parse_redis_url(server.address())});
   std::mt19937 rng(7);
   const std::string alphabet("ab{}{}\0\xff-_0123456789", 20);

@@ -64,7 +64,8 @@ class RedisClusterTwoNodes : public ::testing::Test {
   }
 
   RedisConfig cluster_config(std::chrono::milliseconds timeout = 2000ms) const {
-    return RedisConfig{.cluster_seeds = {parse_redis_url(server_a_.address())},
+    return RedisConfig{.endpoint = {},
+                       .cluster_seeds = {parse_redis_url(server_a_.address())},
                        .connect_timeout = timeout,
                        .command_timeout = timeout};
   }
@@ -203,7 +204,8 @@ TEST(RedisClusterClient, NoSeedAnswersIsUnavailable) {
   RedisServer gone;
   const std::string address = gone.address();
   gone.stop();
-  RedisStore store(RedisConfig{.cluster_seeds = {parse_redis_url(address)},
+  RedisStore store(RedisConfig{.endpoint = {},
+                               .cluster_seeds = {parse_redis_url(address)},
                                .connect_timeout = 300ms,
                                .command_timeout = 300ms});
   for (int i = 0; i < 3; ++i) {
