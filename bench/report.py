@@ -157,9 +157,14 @@ SCENARIOS = [("jpeg", "1 warm JPEG ?Size=320", 0.8),
              ("orig", "3 original JSON (280 KB)", 0.5)]
 
 
+# A change must not make a warm row slower than this, against the commit it is compared with.
+AB_TARGET = 0.95
+
+
 def build(root):
     meta = read_meta(root)
     engines = meta.get("engines", "lmdb").split()
+    ab_engines = meta.get("ab_engines", "").split()  # "<engine>-before", BENCH_AB_REF
     conns = meta.get("conns", "8 32").split()
     upload_conns = meta.get("upload_conns", "8")
     table = Table()
@@ -182,7 +187,8 @@ def build(root):
             record(scenario=key, engine="nginx", conns=int(c), rps=ref_med,
                    p50_us=rm["lat"]["p50"], p99_us=rm["lat"]["p99"], max_us=rm["lat"]["max"],
                    per_request=per_req(ref))
-            for engine in engines:
+            medians = {}
+            for engine in engines + ab_engines:
                 runs = wrk_runs(root, "%s.%s.c%s" % (engine, key, c))
                 if not runs:
                     continue
@@ -198,6 +204,20 @@ def build(root):
                 record(scenario=key, engine=engine, conns=int(c), rps=med, ref_rps=ref_med,
                        ratio=ratio, p50_us=m["lat"]["p50"], p99_us=m["lat"]["p99"],
                        max_us=m["lat"]["max"], target=target, met=ok, per_request=per_req(runs))
+                medians[engine] = med
+            # BENCH_AB_REF: this build against the commit's, runs interleaved rep by rep.
+            for engine in engines:
+                before = medians.get(engine + "-before")
+                if engine not in medians or not before:
+                    continue
+                change = medians[engine] / before
+                ok = change >= AB_TARGET
+                table.add(label, engine + " / before", c, "%.3f" % change, "-", "-", "-", "-",
+                          "before %s req/s" % fmt_rps(before), "%.2f" % change,
+                          ">= %.2f x" % AB_TARGET, "met" if ok else "MISSED",
+                          check=("%s %s c%s after/before" % (label, engine, c), ok))
+                record(scenario=key, engine=engine + "/before", conns=int(c), ratio=change,
+                       target=AB_TARGET, met=ok)
         table.sep()
 
     # 4: uploads against the store write plus the base64 decode.
@@ -399,6 +419,8 @@ def main():
              meta.get("reps", "?"), meta.get("wrk_threads", "?"), meta.get("cores", "?"),
              meta.get("nginx_workers", "?"), meta.get("service_threads", "?")))
     print("build %s; %s" % (meta.get("git", "?"), meta.get("versions", "")))
+    if meta.get("ab_git"):
+        print("before (rows <engine>-before, interleaved): %s" % meta["ab_git"])
     photos = ["%s %s" % (k[len("photo."):], v) for k, v in meta.items() if k.startswith("photo.")]
     if photos:
         print("photos: " + "; ".join(photos))

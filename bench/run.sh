@@ -14,6 +14,9 @@
 # BENCH_SERVICE_ENV extra service environment ("MALLOC_ARENA_MAX=2 ..."),
 # BENCH_RESULTS results directory (build/bench/results/<time>), BENCH_KEEP=1 keeps the temp dir,
 # BENCH_GIT_REF=<commit> benchmarks the service of that commit (exported, built apart),
+# BENCH_AB_REF=<commit> also runs that commit's service in the warm group, interleaved rep by rep
+#   with this one (rows "<engine>-before" and an after/before ratio: a before/after comparison
+#   that a change in the machine's speed between two runs cannot skew),
 # BENCH_SERVICE_BIN=<path> benchmarks that binary as it is (CI: the sanitizer build's),
 # BENCH_REFERENCE_DIR=<dir> takes vips_reference and store_reference from there, unbuilt (CI).
 # Everything started here is stopped on exit. Results: <results>/table.txt and the raw files.
@@ -74,23 +77,35 @@ SERVICE_BIN=${BENCH_SERVICE_BIN:-$BUILD/imagecpp}
 GIT_DESC="$(git rev-parse --short HEAD)$(git diff --quiet HEAD -- src CMakeLists.txt ||
   echo ' + uncommitted changes in src/')"
 if [[ -n ${BENCH_SERVICE_BIN:-} ]]; then GIT_DESC+=" (prebuilt: $BENCH_SERVICE_BIN)"; fi
-if [[ -n ${BENCH_GIT_REF:-} ]]; then
-  # The service of a commit, exported (git archive: the work tree and the repository stay as
-  # they are) and built apart: for before/after comparisons, and for a steady build while
-  # others edit the work tree. The reference programs come from the work tree either way.
-  sha=$(git rev-parse --short "$BENCH_GIT_REF^{commit}")
+# The service of a commit, exported (git archive: the work tree and the repository stay as they
+# are) and built apart: for before/after comparisons, and for a steady build while others edit
+# the work tree. The reference programs come from the work tree either way. Sets BUILT_BIN.
+build_commit() {  # ref
+  local sha snap
+  sha=$(git rev-parse --short "$1^{commit}")
   snap=$BUILD/ref-$sha
   if [[ ! -f $snap/src/CMakeLists.txt ]]; then
     rm -rf "$snap/src" && mkdir -p "$snap/src"
     git archive "$sha" | tar -x -C "$snap/src"
   fi
-  log "building the service of $BENCH_GIT_REF ($sha) into build/bench/ref-$sha"
+  log "building the service of $1 ($sha) into build/bench/ref-$sha"
   cmake -S "$snap/src" -B "$snap/build" -G Ninja -DCMAKE_BUILD_TYPE=Release \
     -DIMAGECPP_TESTS=OFF -DIMAGECPP_BENCH=OFF >/dev/null
   cmake --build "$snap/build" -j 2 --target imagecpp >/dev/null ||
     cmake --build "$snap/build" -j 2 --target imagecpp
-  SERVICE_BIN=$snap/build/imagecpp
-  GIT_DESC="$sha ($BENCH_GIT_REF, exported)"
+  BUILT_BIN=$snap/build/imagecpp
+  BUILT_SHA=$sha
+}
+if [[ -n ${BENCH_GIT_REF:-} ]]; then
+  build_commit "$BENCH_GIT_REF"
+  SERVICE_BIN=$BUILT_BIN
+  GIT_DESC="$BUILT_SHA ($BENCH_GIT_REF, exported)"
+fi
+BEFORE_BIN=""; BEFORE_DESC=""
+if [[ -n ${BENCH_AB_REF:-} ]]; then
+  build_commit "$BENCH_AB_REF"
+  BEFORE_BIN=$BUILT_BIN
+  BEFORE_DESC="$BUILT_SHA ($BENCH_AB_REF, exported)"
 fi
 
 # ---------------------------------------------------------------- temp dir, cleanup
@@ -123,10 +138,11 @@ PHOTOS=(photo_1600.jpg photo_13mp_baseline.jpg photo_13mp_progressive.jpg photo_
 COLD_SIZES=320,1200
 
 # ---------------------------------------------------------------- ports
-read -r PORT_SVC_LMDB PORT_SVC_REDIS PORT_NGINX PORT_REDIS < <(python3 - "${BENCH_PORT_BASE:-18400}" <<'EOF'
+read -r PORT_SVC_LMDB PORT_SVC_REDIS PORT_NGINX PORT_REDIS PORT_BEFORE_LMDB PORT_BEFORE_REDIS < <(
+  python3 - "${BENCH_PORT_BASE:-18400}" <<'EOF'
 import socket, sys
 port, found = int(sys.argv[1]), []
-while len(found) < 4 and port < 32768:  # below the kernel's outgoing port range
+while len(found) < 6 and port < 32768:  # below the kernel's outgoing port range
     s = socket.socket()
     try:
         s.bind(("127.0.0.1", port)); found.append(port)
@@ -138,8 +154,9 @@ while len(found) < 4 and port < 32768:  # below the kernel's outgoing port range
 print(*found)
 EOF
 )
-[[ -n ${PORT_REDIS:-} ]] || die "no free loopback ports"
-declare -A SVC_PORT=([lmdb]=$PORT_SVC_LMDB [redis]=$PORT_SVC_REDIS)
+[[ -n ${PORT_BEFORE_REDIS:-} ]] || die "no free loopback ports"
+declare -A SVC_PORT=([lmdb]=$PORT_SVC_LMDB [redis]=$PORT_SVC_REDIS
+  [lmdb-before]=$PORT_BEFORE_LMDB [redis-before]=$PORT_BEFORE_REDIS)
 declare -A SVC_PID=()
 
 # ---------------------------------------------------------------- engines
@@ -154,6 +171,12 @@ for engine in $ENGINES; do
   run_engines+=("$engine")
 done
 ((${#run_engines[@]})) || die "no storage engine to run"
+# The warm group's services: each engine, and with BENCH_AB_REF the same engine on the commit's
+# binary ("<engine>-before", its Redis data in database 1).
+warm_engines=("${run_engines[@]}")
+if [[ -n $BEFORE_BIN ]]; then
+  for engine in "${run_engines[@]}"; do warm_engines+=("$engine-before"); done
+fi
 
 TOKEN=$(head -c 16 /dev/urandom | od -An -tx1 | tr -d ' \n')
 printf '%s bench-user Bench\n' "$TOKEN" >"$TMP/tokens.txt"
@@ -212,17 +235,18 @@ wait_for nginx curl -sf "http://127.0.0.1:$PORT_NGINX/ping.txt"
 
 # ---------------------------------------------------------------- the service
 start_service() {  # engine group
-  local engine=$1 group=$2 port=${SVC_PORT[$1]}
+  local engine=$1 group=$2 port=${SVC_PORT[$1]} bin=$SERVICE_BIN db=0
   local args=(--auth-mode static --tokens-file "$TMP/tokens.txt" --bind 127.0.0.1 --port "$port")
-  if [[ $engine == redis ]]; then
-    rcli flushall >/dev/null
-    args+=(--redis-url "127.0.0.1:$PORT_REDIS")
+  if [[ $engine == *-before ]]; then bin=$BEFORE_BIN; db=1; fi
+  if [[ $engine == redis* ]]; then
+    rcli -n "$db" flushdb >/dev/null
+    args+=(--redis-url "redis://127.0.0.1:$PORT_REDIS/$db")
   else
     rm -rf "$TMP/data-$group"
     args+=(--data-dir "$TMP/data-$group")
   fi
   # shellcheck disable=SC2086
-  env ${BENCH_SERVICE_ENV:-} "$SERVICE_BIN" "${args[@]}" ${BENCH_SERVICE_ARGS:-} \
+  env ${BENCH_SERVICE_ENV:-} "$bin" "${args[@]}" ${BENCH_SERVICE_ARGS:-} \
     >"$RESULTS/logs/service.$engine.$group.log" 2>&1 &
   SVC_PID[$engine]=$!; PIDS+=("${SVC_PID[$engine]}")
   wait_for "the service ($engine)" curl -sf "http://127.0.0.1:$port/readyz"
@@ -239,7 +263,7 @@ stop_service() {  # engine group
 ours_pids() {
   local p=("$NGINX_PID") e
   if [[ -n $REDIS_PID ]]; then p+=("$REDIS_PID"); fi
-  for e in "${run_engines[@]}"; do
+  for e in "${warm_engines[@]}"; do
     if [[ -n ${SVC_PID[$e]:-} ]]; then p+=("${SVC_PID[$e]}"); fi
   done
   local IFS=,; echo "${p[*]}${EXTRA_PIDS:+,$EXTRA_PIDS}"
@@ -278,6 +302,9 @@ get_to() { python3 "$BENCH/client.py" get --port "${SVC_PORT[$1]}" --out "$3" "$
   echo "service_threads=default: io threads = workers = cores ($CORES)"
   echo "service_args=${BENCH_SERVICE_ARGS:-}"; echo "service_env=${BENCH_SERVICE_ENV:-}"
   echo "engines=${run_engines[*]}"; echo "redis_skip=$REDIS_SKIP"
+  if [[ -n $BEFORE_BIN ]]; then
+    echo "ab_engines=${warm_engines[*]:${#run_engines[@]}}"; echo "ab_git=$BEFORE_DESC"
+  fi
   echo "git=$GIT_DESC"
   echo "loadavg_start=$(cut -d' ' -f1-3 /proc/loadavg)"
   echo "versions=$(wrk --version 2>&1 | head -1 | cut -d' ' -f1-2); $(nginx -v 2>&1); $(redis-server --version | cut -d' ' -f1-3); $(vips --version)"
@@ -292,7 +319,7 @@ declare -A WARM_ID=()
 if wanted warm; then
 log "group warm: scenarios 1-3 (warm JPEG, warm JSON, original JSON)"
 first=""
-for engine in "${run_engines[@]}"; do
+for engine in "${warm_engines[@]}"; do
   start_service "$engine" warm
   WARM_ID[$engine]=$(upload "$engine" "$IMG/photo_1600.jpg" --json)
   id=${WARM_ID[$engine]}
@@ -316,7 +343,7 @@ for scenario in jpeg json orig; do
   for conns in $CONNS; do
     for rep in $(seq "$REPS"); do
       # Interleaved, so that a change in the machine's load hits service and reference alike.
-      for engine in "${run_engines[@]}"; do
+      for engine in "${warm_engines[@]}"; do
         run_wrk "$RESULTS/wrk/$engine.$scenario.c$conns.rep$rep.txt" "$conns" \
           "$(svc_url "$engine" "/v1/image/${WARM_ID[$engine]}${SVC_PATH[$scenario]}")" \
           "${SVC_PID[$engine]}"
@@ -327,7 +354,7 @@ for scenario in jpeg json orig; do
     done
   done
 done
-for engine in "${run_engines[@]}"; do stop_service "$engine" warm; done
+for engine in "${warm_engines[@]}"; do stop_service "$engine" warm; done
 fi
 
 # ---------------------------------------------------------------- 4: uploads

@@ -10,6 +10,7 @@
 #include "api/router.hpp"
 #include "api/size.hpp"
 #include "auth/bearer.hpp"
+#include "core/token.hpp"
 #include "core/uuid.hpp"
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
@@ -29,7 +30,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   if (const auto token = imagecpp::auth::parse_bearer(input)) {
     if (token->empty() || token->size() >= input.size()) std::abort();
   }
-  (void)imagecpp::auth::token_tag(input);
+  (void)imagecpp::token::tag(input);
   const auto match = imagecpp::api::match_route(input);
   if (match.route == imagecpp::api::Route::unknown && !match.id.empty()) std::abort();
   return 0;

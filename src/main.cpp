@@ -14,6 +14,7 @@
 #include "core/allocator.hpp"
 #include "core/bytes_cache.hpp"
 #include "core/worker_pool.hpp"
+#include "events/logout_consumer.hpp"
 #include "http/server.hpp"
 #include "image/image_service.hpp"
 #include "image/processor.hpp"
@@ -53,9 +54,17 @@ Auth make_auth(const config::Config& c) {
                                .cache_size = c.auth_cache_size,
                                .rejected_ttl = c.auth_rejected_ttl,
                                .rejected_cache_size = c.auth_rejected_cache_size,
-                               .max_in_flight = c.auth_max_in_flight,
-                               .rabbit_url = c.rabbit_url});
+                               .max_in_flight = c.auth_max_in_flight});
   return a;
+}
+
+// Remote mode with a broker: the logout broadcast makes the token cache forget a token at once.
+std::unique_ptr<events::LogoutConsumer> make_logout_consumer(const config::Config& c, Auth& a) {
+  if (!a.remote || c.rabbit_url.empty()) return nullptr;
+  auth::Verifier& verifier = a.verifier();
+  return std::make_unique<events::LogoutConsumer>(
+      events::ConsumerSettings{.url = c.rabbit_url},
+      [&verifier](std::string_view token) { verifier.forget(token); });
 }
 
 void register_samples(metrics::Registry& registry, const image::ImageService& images,
@@ -112,6 +121,7 @@ std::pair<std::unique_ptr<store::Store>, std::string> make_store(
                                : std::vector<store::RedisEndpoint>{},
       .write_format =
           c.redis_write_data_urls ? store::ValueFormat::data_url : store::ValueFormat::raw,
+      .media_type_of = image::media_type_of,
       .connect_timeout = c.redis_connect_timeout,
       .command_timeout = c.redis_command_timeout,
       .max_value_bytes = max_value_bytes,
@@ -129,6 +139,7 @@ std::pair<std::unique_ptr<store::Store>, std::string> make_store(
 int run(const config::Config& c, const char* argv0) {
   image::init_vips(argv0);
   Auth auth = make_auth(c);
+  const auto logouts = make_logout_consumer(c, auth);
 
   boost::asio::thread_pool blocking(2);  // store writes: fsync must not hold a network thread
   auto [store_engine, store_label] = make_store(c, blocking.get_executor());
@@ -144,10 +155,14 @@ int run(const config::Config& c, const char* argv0) {
   metrics::Registry registry;
   register_samples(registry, images, workers, cache);
   if (auth.remote) auth.remote->register_metrics(registry);
-  api::Api api(
-      api::ApiSettings{
-          .sizes = c.sizes, .private_reads = c.private_reads, .cors_origins = c.cors_origins},
-      images, cache, auth.verifier(), store, registry);
+  if (logouts) logouts->register_metrics(registry);
+  std::function<bool()> broker_connected;
+  if (logouts) broker_connected = [&consumer = *logouts] { return consumer.connected(); };
+  api::Api api(api::ApiSettings{.sizes = c.sizes,
+                                .private_reads = c.private_reads,
+                                .cors_origins = c.cors_origins,
+                                .broker_connected = std::move(broker_connected)},
+               images, cache, auth.verifier(), store, registry);
 
   http::Server server(
       http::ServerSettings{.address = c.bind_address,
@@ -168,14 +183,21 @@ int run(const config::Config& c, const char* argv0) {
           .observe =
               [&registry](const http::AccessRecord& r) {
                 registry.observe_request(r.exchange.route, r.status, r.duration);
-                log::access(r);
+                log::access(log::AccessLine{.method = r.method,
+                                            .target = r.target,
+                                            .route = r.exchange.route,
+                                            .status = r.status,
+                                            .bytes = r.bytes,
+                                            .duration = r.duration,
+                                            .correlation_id = r.exchange.correlation_id,
+                                            .user = r.exchange.user});
               }});
   registry.add_sample("imagecpp_inflight_bytes", "gauge",
                       "Bytes of request bodies being received and answers being sent, counted "
                       "against --max-inflight-mb.",
                       [&server] { return static_cast<double>(server.inflight_bytes()); });
   server.start();
-  if (auth.remote) auth.remote->start();  // the logout consumer, on its own thread
+  if (logouts) logouts->start();  // on its own thread
 
   boost::asio::signal_set signals(server.context(), SIGTERM, SIGINT);
   signals.async_wait([&server, &c, &images](const boost::system::error_code& ec, int signal) {
@@ -196,7 +218,8 @@ int run(const config::Config& c, const char* argv0) {
   signals.clear();
   std::signal(SIGTERM, SIG_IGN);
   std::signal(SIGINT, SIG_IGN);
-  if (auth.remote) auth.remote->stop();  // joins the consumer; pooled sockets die before the ioc
+  if (logouts) logouts->stop();
+  if (auth.remote) auth.remote->stop();  // pooled sockets die before the io_context
   workers.stop();
   blocking.join();
   spdlog::info("stopped");

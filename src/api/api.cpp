@@ -13,9 +13,9 @@
 #include "api/router.hpp"
 #include "api/size.hpp"
 #include "auth/bearer.hpp"
+#include "core/ascii.hpp"
 #include "core/base64.hpp"
 #include "core/uuid.hpp"
-#include "events/broker_status.hpp"
 #include "log/escape.hpp"
 
 namespace imagecpp::api {
@@ -119,10 +119,7 @@ std::string media_type(std::string_view content_type) {
   const auto end = content_type.find(';');
   std::string_view type = content_type.substr(0, end);
   while (!type.empty() && type.back() == ' ') type.remove_suffix(1);
-  std::string lower(type);
-  std::transform(lower.begin(), lower.end(), lower.begin(),
-                 [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
-  return lower;
+  return ascii::lowered(type);
 }
 
 // How an upload body is to be read, from its declared type (the bytes are sniffed anyway).
@@ -372,11 +369,11 @@ awaitable<http::Response> Api::readyz(Context& ctx) {
   const bool store_ok = co_await store_.ping();
   // The logout broadcast is detail, not a verdict: without it the service still serves (a
   // logout then takes effect when the token's cache entry expires).
-  const auto broker = events::broker_state();
-  const std::string broker_detail =
-      broker == events::BrokerState::off
-          ? ""
-          : R"(,"broker":")" + std::string(events::to_string(broker)) + "\"";
+  std::string broker_detail;
+  if (settings_.broker_connected) {
+    broker_detail =
+        settings_.broker_connected() ? R"(,"broker":"connected")" : R"(,"broker":"disconnected")";
+  }
   if (store_ok) {
     co_return json_response(200, R"({"status":"ready","store":"ok")" + broker_detail + "}",
                             ctx.version);

@@ -1,6 +1,7 @@
 #pragma once
 // The HTTP application: routes a request, applies auth, CORS, correlation ids and caching
 // headers, calls the image domain, and turns every outcome into the contract's answer.
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -19,6 +20,9 @@ struct ApiSettings {
   std::vector<int> sizes{160, 320, 640, 800, 1024, 1200};
   bool private_reads = false;
   std::vector<std::string> cors_origins{"*"};
+  // Whether the logout broadcast consumer is connected, for /readyz's detail; empty when there
+  // is no consumer (static auth, or no broker configured).
+  std::function<bool()> broker_connected{};
 };
 
 class Api {

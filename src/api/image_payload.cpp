@@ -4,7 +4,9 @@
 
 #include <optional>
 
+#include "core/ascii.hpp"
 #include "core/base64.hpp"
+#include "core/data_url.hpp"
 #include "core/error.hpp"
 
 namespace imagecpp::api {
@@ -17,50 +19,10 @@ static_assert(kJsonPadding >= simdjson::SIMDJSON_PADDING,
   throw Error::bad_input("image", std::move(message));
 }
 
-char lower_ascii(char c) noexcept {
-  return (c >= 'A' && c <= 'Z') ? char(c - 'A' + 'a') : c;
-}
-
-bool istarts_with(std::string_view text, std::string_view prefix) noexcept {
-  if (text.size() < prefix.size()) return false;
-  for (std::size_t i = 0; i < prefix.size(); ++i) {
-    if (lower_ascii(text[i]) != prefix[i]) return false;
-  }
-  return true;
-}
-
-bool iequals(std::string_view a, std::string_view b) noexcept {
-  return a.size() == b.size() && istarts_with(a, b);
-}
-
-// Splits off the text before the first `sep`; `rest` keeps what follows it.
-std::string_view take_until(std::string_view& rest, char sep) noexcept {
-  const std::size_t at = rest.find(sep);
-  const std::string_view head = rest.substr(0, at);
-  rest = at == std::string_view::npos ? std::string_view{} : rest.substr(at + 1);
-  return head;
-}
-
 // The media type may be omitted (RFC 2397 then means text/plain, but clients that omit it
 // mean "some image"); when given it must be image/<subtype>. The real type is sniffed later.
 bool is_image_media_type(std::string_view type) noexcept {
-  return type.empty() || (istarts_with(type, "image/") && type.size() > 6);
-}
-
-// "<mime>[;name=value]*;base64" before the comma of a data URL.
-void check_data_url_header(std::string_view header) {
-  if (!is_image_media_type(take_until(header, ';'))) fail("image must be an image data URL");
-  bool base64 = false;
-  while (!header.empty()) {
-    const std::string_view param = take_until(header, ';');
-    if (base64) fail("image is not a valid data URL");  // ";base64" must come last
-    if (iequals(param, "base64")) {
-      base64 = true;
-    } else if (param.find('=') == std::string_view::npos || param.front() == '=') {
-      fail("image is not a valid data URL");
-    }
-  }
-  if (!base64) fail("image must be base64");
+  return type.empty() || (ascii::istarts_with(type, "image/") && type.size() > 6);
 }
 
 std::string decode_base64(std::string_view payload) {
@@ -125,11 +87,13 @@ std::string parse_upload(simdjson::padded_string_view json) {
 
 std::string decode_image_value(std::string_view value) {
   if (value.empty()) fail("image is empty");
-  if (!istarts_with(value, "data:")) return decode_base64(value);
-  std::string_view rest = value.substr(5);
-  if (rest.find(',') == std::string_view::npos) fail("image is not a valid data URL");
-  check_data_url_header(take_until(rest, ','));
-  return decode_base64(rest);
+  if (!data_url::is_data_url(value)) return decode_base64(value);
+  const auto parts = data_url::split(value);
+  if (!parts) fail("image is not a valid data URL");
+  if (!is_image_media_type(parts->media_type)) fail("image must be an image data URL");
+  if (!parts->well_formed) fail("image is not a valid data URL");
+  if (!parts->base64) fail("image must be base64");
+  return decode_base64(parts->data);
 }
 
 std::string decode_json_upload(std::string_view body) {

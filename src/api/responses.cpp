@@ -35,10 +35,6 @@ unsigned status_of(ErrorCode code) noexcept {
       return 401;
     case ErrorCode::not_found:
       return 404;
-    case ErrorCode::method_not_allowed:
-      return 405;
-    case ErrorCode::payload_too_large:
-      return 413;
     case ErrorCode::unavailable:
     case ErrorCode::overloaded:
       return 503;

@@ -28,7 +28,8 @@ struct RouteMatch {
 // `path` is the percent-decoded path, without query.
 RouteMatch match_route(std::string_view path);
 
-// The methods a route accepts, for 405 answers: "POST" or "GET, HEAD".
+// The methods a route accepts, for 405 answers and Allow headers: "POST, OPTIONS" or
+// "GET, HEAD, OPTIONS" (OPTIONS: CORS preflight); empty for an unknown path.
 std::string_view allowed_methods(Route route);
 
 }  // namespace imagecpp::api

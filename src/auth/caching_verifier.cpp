@@ -4,7 +4,7 @@
 
 #include <stdexcept>
 
-#include "auth/bearer.hpp"
+#include "core/token.hpp"
 
 namespace imagecpp::auth {
 
@@ -87,7 +87,7 @@ std::optional<User> CachingVerifier::from_cache(const std::string& key, std::str
   }
   if (rejected_.find(key)) {
     stats_.rejected_hits.fetch_add(1, std::memory_order_relaxed);
-    throw Error(ErrorCode::unauthorized, "token " + token_tag(token) + " rejected recently");
+    throw Error(ErrorCode::unauthorized, "token " + token::tag(token) + " rejected recently");
   }
   return std::nullopt;
 }
@@ -98,10 +98,10 @@ Error CachingVerifier::refuse(std::string_view token) {
   stats_.refused.fetch_add(1, std::memory_order_relaxed);
   if (const auto held_back = refused_log_.admit()) {
     spdlog::warn("auth service: in-flight limit ({}) reached: token {} refused (503){}",
-                 max_in_flight_, token_tag(token), log::held_back_note(*held_back));
+                 max_in_flight_, token::tag(token), log::held_back_note(*held_back));
   }
   return Error(ErrorCode::overloaded,
-               "auth service: in-flight limit reached (token " + token_tag(token) + ")");
+               "auth service: in-flight limit reached (token " + token::tag(token) + ")");
 }
 
 void CachingVerifier::forget(std::string_view token) {

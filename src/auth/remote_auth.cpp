@@ -3,7 +3,6 @@
 #include "auth/caching_verifier.hpp"
 #include "auth/http_client.hpp"
 #include "auth/remote_verifier.hpp"
-#include "events/logout_consumer.hpp"
 
 namespace imagecpp::auth {
 
@@ -24,10 +23,6 @@ RemoteAuth::RemoteAuth(const RemoteAuthSettings& s)
   auto remote = std::make_unique<RemoteVerifier>(client_);
   remote_ = remote.get();
   verifier_ = std::make_unique<CachingVerifier>(std::move(remote), caching_settings(s));
-  if (!s.rabbit_url.empty()) {
-    consumer_ = std::make_unique<events::LogoutConsumer>(
-        events::ConsumerSettings{.url = s.rabbit_url}, *verifier_);
-  }
 }
 
 RemoteAuth::~RemoteAuth() {
@@ -38,12 +33,7 @@ Verifier& RemoteAuth::verifier() {
   return *verifier_;
 }
 
-void RemoteAuth::start() {
-  if (consumer_) consumer_->start();
-}
-
 void RemoteAuth::stop() {
-  if (consumer_) consumer_->stop();
   client_->close();
 }
 
@@ -58,17 +48,6 @@ void RemoteAuth::register_metrics(metrics::Registry& registry) const {
   registry.add_sample("imagecpp_auth_cache_entries", "gauge", "Tokens in the cache.",
                       [&v] { return static_cast<double>(v.cached()); });
   register_limit_metrics(registry);
-  if (!consumer_) return;
-  const events::LogoutConsumer& c = *consumer_;
-  registry.add_sample("imagecpp_broker_connected", "gauge",
-                      "1 while the logout broadcast consumer is connected to the broker.",
-                      [&c] { return c.connected() ? 1.0 : 0.0; });
-  registry.add_sample("imagecpp_logouts_applied_total", "counter",
-                      "Logout broadcasts applied (token dropped from the cache).",
-                      [&c] { return static_cast<double>(c.applied()); });
-  registry.add_sample("imagecpp_logout_messages_dropped_total", "counter",
-                      "Logout broadcast messages dropped as malformed or oversized.",
-                      [&c] { return static_cast<double>(c.dropped()); });
 }
 
 // The rejected-token cache, the in-flight limit and the answers that were not a user.

@@ -1,6 +1,6 @@
 #pragma once
-// Remote auth mode, assembled: the auth service client, the verifier that asks it, the token
-// cache in front of it, and the logout broadcast consumer that prunes that cache.
+// Remote auth mode, assembled: the auth service client, the verifier that asks it and the token
+// cache in front of it (which the logout broadcast consumer prunes, wired in main).
 #include <chrono>
 #include <cstddef>
 #include <memory>
@@ -8,10 +8,6 @@
 
 #include "auth/verifier.hpp"
 #include "metrics/registry.hpp"
-
-namespace imagecpp::events {
-class LogoutConsumer;
-}
 
 namespace imagecpp::auth {
 
@@ -27,13 +23,12 @@ struct RemoteAuthSettings {
   std::size_t cache_size = 100'000;
   std::chrono::seconds rejected_ttl{10};
   std::size_t rejected_cache_size = 10'000;
-  std::size_t max_in_flight = 32;               // calls to the auth service at once (503 beyond)
-  std::string rabbit_url = "amqp://localhost";  // empty: no logout consumer
+  std::size_t max_in_flight = 32;  // calls to the auth service at once (503 beyond)
 };
 
 class RemoteAuth {
  public:
-  // Validates both URLs (throws std::invalid_argument); connects to nothing yet.
+  // Validates the URL (throws std::invalid_argument); connects to nothing yet.
   explicit RemoteAuth(const RemoteAuthSettings& settings);
   ~RemoteAuth();
   RemoteAuth(const RemoteAuth&) = delete;
@@ -42,10 +37,8 @@ class RemoteAuth {
   Verifier& verifier();
   void register_metrics(metrics::Registry& registry) const;
 
-  // Starts the logout consumer thread.
-  void start();
-  // Joins the consumer and drops pooled auth service connections. Call after the HTTP threads
-  // have ended: the pooled sockets belong to the HTTP server's io_context.
+  // Drops pooled auth service connections. Call after the HTTP threads have ended: the pooled
+  // sockets belong to the HTTP server's io_context.
   void stop();
 
  private:
@@ -54,7 +47,6 @@ class RemoteAuth {
   std::shared_ptr<HttpClient> client_;
   RemoteVerifier* remote_ = nullptr;  // owned by verifier_ (read for its metrics)
   std::unique_ptr<CachingVerifier> verifier_;
-  std::unique_ptr<events::LogoutConsumer> consumer_;
 };
 
 }  // namespace imagecpp::auth

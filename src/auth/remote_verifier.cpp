@@ -8,7 +8,7 @@
 #include <boost/system/system_error.hpp>
 #include <string>
 
-#include "auth/bearer.hpp"
+#include "core/token.hpp"
 
 namespace imagecpp::auth {
 namespace {
@@ -24,7 +24,7 @@ std::optional<std::string> id_of(const boost::json::value& id) {
 
 Error unavailable(std::string_view token, std::string_view why) {
   return Error(ErrorCode::unavailable,
-               "auth service: " + std::string(why) + " (token " + token_tag(token) + ")");
+               "auth service: " + std::string(why) + " (token " + token::tag(token) + ")");
 }
 
 }  // namespace
@@ -79,7 +79,7 @@ boost::asio::awaitable<User> RemoteVerifier::verify(std::string token) {
     case 401:
     case 403:
     case 404:
-      throw Error(ErrorCode::unauthorized, "auth service rejected token " + token_tag(token) +
+      throw Error(ErrorCode::unauthorized, "auth service rejected token " + token::tag(token) +
                                                " (" + std::to_string(response.status) + ")");
     default:
       throw unavailable(token, "answered " + std::to_string(response.status));
@@ -94,7 +94,7 @@ Error RemoteVerifier::invalid_answer(std::string_view token, std::string_view pr
   const std::string detail = "200 without a usable user: " + std::string(problem) + ", " +
                              std::to_string(body_bytes) + "-byte body";
   if (const auto held_back = invalid_log_.admit()) {
-    spdlog::error("auth service: {} (token {}){}", detail, token_tag(token),
+    spdlog::error("auth service: {} (token {}){}", detail, token::tag(token),
                   log::held_back_note(*held_back));
   }
   Error error = unavailable(token, detail);

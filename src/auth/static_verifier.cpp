@@ -9,20 +9,13 @@
 #include <unordered_set>
 
 #include "core/error.hpp"
+#include "core/token.hpp"
 
 namespace imagecpp::auth {
 namespace {
 
 bool is_space(char c) noexcept {
   return c == ' ' || c == '\t' || c == '\r';
-}
-
-// Tokens travel in an Authorization header: no whitespace, no control characters.
-bool is_token(std::string_view token) noexcept {
-  return !token.empty() && std::all_of(token.begin(), token.end(), [](char c) {
-    const auto u = static_cast<unsigned char>(c);
-    return u > 0x20 && u != 0x7F;
-  });
 }
 
 std::string_view trim(std::string_view s) noexcept {
@@ -65,7 +58,7 @@ StaticVerifier::StaticVerifier(std::vector<Credential> credentials) {
   if (credentials.empty()) throw std::invalid_argument("static auth: no tokens");
   std::unordered_set<std::string_view> seen;
   for (const Credential& c : credentials) {
-    if (!is_token(c.token)) throw std::invalid_argument("static auth: invalid token");
+    if (!token::is_valid(c.token)) throw std::invalid_argument("static auth: invalid token");
     if (!seen.insert(c.token).second) throw std::invalid_argument("static auth: duplicate token");
     width_ = std::max(width_, c.token.size());
   }
@@ -90,7 +83,7 @@ StaticVerifier StaticVerifier::parse(std::string_view text, std::string_view sou
     const std::string_view token = next_word(rest);
     const std::string_view user_id = next_word(rest);
     if (user_id.empty()) malformed(source, line_no, "missing user_id");
-    if (!is_token(token)) malformed(source, line_no, "token holds a control character");
+    if (!token::is_valid(token)) malformed(source, line_no, "token holds a control character");
     if (!seen.insert(token).second) malformed(source, line_no, "duplicate token");
     credentials.push_back(
         Credential{std::string(token), User{std::string(user_id), std::string(rest)}});

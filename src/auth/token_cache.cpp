@@ -24,15 +24,13 @@ TokenCache::TokenCache(TokenCacheSettings settings, Clock clock)
 std::optional<User> TokenCache::find(const std::string& key) {
   const auto now = clock_();
   const std::lock_guard lock(mutex_);
-  const auto it = index_.find(key);
-  if (it == index_.end()) return std::nullopt;
-  if (it->second->expires <= now) {
-    lru_.erase(it->second);
-    index_.erase(it);
+  const Entry* entry = entries_.find(key);
+  if (entry == nullptr) return std::nullopt;
+  if (entry->expires <= now) {
+    entries_.erase(key);
     return std::nullopt;
   }
-  lru_.splice(lru_.begin(), lru_, it->second);
-  return it->second->user;
+  return entry->user;
 }
 
 std::uint64_t TokenCache::generation() const {
@@ -44,14 +42,7 @@ bool TokenCache::insert(const std::string& key, User user, std::uint64_t seen_ge
   const auto expires = clock_() + settings_.ttl;
   const std::lock_guard lock(mutex_);
   if (generation_ != seen_generation) return false;
-  if (const auto it = index_.find(key); it != index_.end()) {
-    it->second->user = std::move(user);
-    it->second->expires = expires;
-    lru_.splice(lru_.begin(), lru_, it->second);
-    return true;
-  }
-  lru_.push_front(Entry{key, std::move(user), expires});
-  index_.emplace(key, lru_.begin());
+  entries_.put(key, Entry{std::move(user), expires});
   evict_over_capacity();
   return true;
 }
@@ -59,25 +50,18 @@ bool TokenCache::insert(const std::string& key, User user, std::uint64_t seen_ge
 bool TokenCache::erase(const std::string& key) {
   const std::lock_guard lock(mutex_);
   ++generation_;
-  const auto it = index_.find(key);
-  if (it == index_.end()) return false;
-  lru_.erase(it->second);
-  index_.erase(it);
-  return true;
+  return entries_.erase(key);
 }
 
 std::size_t TokenCache::size() const {
   const std::lock_guard lock(mutex_);
-  return index_.size();
+  return entries_.size();
 }
 
 // Called with the lock held. Expired entries are not swept eagerly: they fall off the LRU end
 // like any other cold entry, or are dropped when next looked up.
 void TokenCache::evict_over_capacity() {
-  while (index_.size() > settings_.capacity) {
-    index_.erase(lru_.back().key);
-    lru_.pop_back();
-  }
+  while (entries_.size() > settings_.capacity) entries_.pop_oldest();
 }
 
 }  // namespace imagecpp::auth

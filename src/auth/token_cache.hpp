@@ -6,14 +6,13 @@
 #include <cstddef>
 #include <cstdint>
 #include <functional>
-#include <list>
 #include <mutex>
 #include <optional>
 #include <string>
 #include <string_view>
-#include <unordered_map>
 
 #include "auth/verifier.hpp"
+#include "core/lru_map.hpp"
 
 namespace imagecpp::auth {
 
@@ -50,19 +49,16 @@ class TokenCache {
 
  private:
   struct Entry {
-    std::string key;
     User user;
     std::chrono::steady_clock::time_point expires;
   };
-  using Lru = std::list<Entry>;  // most recently used first
 
   void evict_over_capacity();
 
   const TokenCacheSettings settings_;
   const Clock clock_;
   mutable std::mutex mutex_;
-  Lru lru_;
-  std::unordered_map<std::string, Lru::iterator> index_;
+  LruMap<Entry> entries_;
   std::uint64_t generation_ = 0;
 };
 

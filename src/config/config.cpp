@@ -10,6 +10,7 @@
 #include <utility>
 
 #include "config/number.hpp"
+#include "core/ascii.hpp"
 #include "log/escape.hpp"
 
 namespace imagecpp::config {
@@ -99,12 +100,6 @@ CLI::Option* number_option(CLI::App& app, const std::string& flag, T& value, con
   return option;
 }
 
-std::string lowercase(std::string text) {
-  std::transform(text.begin(), text.end(), text.begin(),
-                 [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
-  return text;
-}
-
 // One of a fixed set of names (any letter case), from `flag` or `env`.
 template <class T>
 CLI::Option* choice_option(CLI::App& app, const std::string& flag, T& value, const std::string& env,
@@ -113,7 +108,7 @@ CLI::Option* choice_option(CLI::App& app, const std::string& flag, T& value, con
   std::string names;
   for (const auto& choice : choices) names += (names.empty() ? "" : ", ") + choice.first;
   auto parse = [&value, choices, names, flag, env](const std::string& text) {
-    const std::string lower = lowercase(text);
+    const std::string lower = ascii::lowered(text);
     const auto it = std::find_if(choices.begin(), choices.end(),
                                  [&lower](const auto& choice) { return choice.first == lower; });
     if (it == choices.end()) refuse(flag, env, text, "one of " + names);
@@ -129,7 +124,7 @@ CLI::Option* switch_option(CLI::App& app, const std::string& flag, bool& value,
                            const std::string& env, const std::string& help) {
   static const std::vector<std::string> words{"true", "false", "yes", "no", "on", "off", "1", "0"};
   auto check = [flag, env](const std::string& text) {
-    if (std::find(words.begin(), words.end(), lowercase(text)) == words.end()) {
+    if (std::find(words.begin(), words.end(), ascii::lowered(text)) == words.end()) {
       refuse(flag, env, text, "one of true, false, yes, no, on, off, 1, 0");
     }
     return std::string();
@@ -138,6 +133,8 @@ CLI::Option* switch_option(CLI::App& app, const std::string& flag, bool& value,
 }
 
 constexpr Bounds<std::uint16_t> kPortBounds{1, 65535};
+// The listening port may be 0: the kernel picks a free one, and the startup line names it.
+constexpr Bounds<std::uint16_t> kListenPortBounds{0, 65535};
 // Durations stay far below what a deadline (now + duration, in nanoseconds) can hold.
 constexpr std::int64_t kDay = 24 * 3600;
 constexpr std::int64_t kTenMinutesMs = 600'000;
@@ -147,13 +144,14 @@ constexpr std::int64_t kTenMinutesMs = 600'000;
 void apply_server_port_env(Config& c) {
   // NOLINTNEXTLINE(concurrency-mt-unsafe): read once at startup, before any thread exists
   if (const char* v = std::getenv("SERVER_PORT"); v != nullptr && *v != '\0') {
-    c.port = parse_setting(v, kPortBounds, "--port", "SERVER_PORT");
+    c.port = parse_setting(v, kListenPortBounds, "--port", "SERVER_PORT");
   }
 }
 
 void add_http_options(CLI::App& app, Config& c) {
-  number_option(app, "--port", c.port, "PORT", kPortBounds,
-                "Listening port (env PORT or SERVER_PORT)");
+  number_option(app, "--port", c.port, "PORT", kListenPortBounds,
+                "Listening port (env PORT or SERVER_PORT); 0: any free port, named in the "
+                "startup line");
   app.add_option("--bind", c.bind_address, "Listening address")->envname("IMAGE_BIND");
   number_option(app, "--io-threads", c.io_threads, "IMAGE_IO_THREADS", {0, 256},
                 "Network threads, 0 = number of cores");

@@ -8,10 +8,12 @@
 #include <string>
 #include <vector>
 
+#include "log/logging.hpp"
+
 namespace imagecpp::config {
 
 enum class AuthMode { remote, static_tokens };
-enum class LogFormat { text, json };
+using LogFormat = log::Format;
 
 struct Config {
   // HTTP

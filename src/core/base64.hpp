@@ -1,6 +1,6 @@
 #pragma once
 // Base64 (RFC 4648) for image payloads. Hand-written because no library in the stack exposes a
-// public, strict decoder; kept small, unit-tested and fuzzed (fuzz/fuzz_request.cpp).
+// public, strict decoder; kept small, unit-tested and fuzzed (fuzz/fuzz_base64.cpp).
 #include <optional>
 #include <string>
 #include <string_view>

@@ -17,44 +17,31 @@ std::size_t BytesCache::cost(std::string_view key, const std::string& value) noe
 
 SharedBytes BytesCache::get(std::string_view key) {
   const std::lock_guard lock(mutex_);
-  auto& by_key = entries_.get<1>();
-  const auto it = by_key.find(key, KeyHash{}, KeyEqual{});
-  if (it == by_key.end()) {
-    if (SharedBytes held = held_.find(key)) {
-      ++shared_hits_;
-      return held;
-    }
-    ++misses_;
-    return nullptr;
+  if (const Kept* kept = entries_.find(key)) {
+    ++hits_;
+    return kept->value;
   }
-  ++hits_;
-  entries_.relocate(entries_.begin(), entries_.project<0>(it));
-  return it->value;
+  if (SharedBytes held = held_.find(key)) {
+    ++shared_hits_;
+    return held;
+  }
+  ++misses_;
+  return nullptr;
 }
 
 void BytesCache::put(std::string_view key, SharedBytes value) {
   if (!value) return;
   const std::size_t charge = cost(key, *value);
   const std::lock_guard lock(mutex_);
-  auto& by_key = entries_.get<1>();
   if (charge > capacity_ / 8) {
     erase_locked(key);  // not kept, but it supersedes whatever the key held
     held_.put(key, value);
     return;
   }
   held_.erase(key);
-  if (const auto it = by_key.find(key, KeyHash{}, KeyEqual{}); it != by_key.end()) {
-    // The key stays as it is: only the value and its charge change, in place.
-    bytes_ = bytes_ - it->cost + charge;
-    by_key.modify(it, [&](Entry& e) {
-      e.value = std::move(value);
-      e.cost = charge;
-    });
-    entries_.relocate(entries_.begin(), entries_.project<0>(it));
-  } else {
-    entries_.push_front(Entry{std::string(key), std::move(value), charge});
-    bytes_ += charge;
-  }
+  erase_locked(key);
+  entries_.put(key, Kept{std::move(value), charge});
+  bytes_ += charge;
   evict_over_capacity();
 }
 
@@ -65,19 +52,17 @@ bool BytesCache::erase(std::string_view key) {
 }
 
 bool BytesCache::erase_locked(std::string_view key) {
-  auto& by_key = entries_.get<1>();
-  const auto it = by_key.find(key, KeyHash{}, KeyEqual{});
-  if (it == by_key.end()) return false;
-  bytes_ -= it->cost;
-  by_key.erase(it);
+  Kept removed;
+  if (!entries_.erase(key, &removed)) return false;
+  bytes_ -= removed.cost;
   return true;
 }
 
 // The entry just put is at the front and is at most an eighth of the capacity: it stays.
 void BytesCache::evict_over_capacity() {
   while (bytes_ > capacity_ && !entries_.empty()) {
-    bytes_ -= entries_.back().cost;
-    entries_.pop_back();
+    bytes_ -= entries_.oldest().value.cost;
+    entries_.pop_oldest();
     ++evictions_;
   }
 }

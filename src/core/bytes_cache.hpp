@@ -4,25 +4,19 @@
 // hit costs a lock and a reference count, never a copy, and an evicted buffer lives on until the
 // last response that holds it is written.
 //
-// One Boost.MultiIndex container holds each entry once, with its own key, under two indices (a
-// recency list and a hash index): an insert, a replace, an eviction or an erase updates both in
-// one step, so no index can ever point at an entry, or a key, that is gone.
+// Entries live in an LruMap (core/lru_map.hpp): one container, two indices, always consistent.
 //
 // A value too large to keep (or any value, when the cache is off) is still found by key while a
 // response holds it (WeakIndex): however many clients read one large image at once, its bytes
 // are in memory once.
-#include <boost/multi_index/hashed_index.hpp>
-#include <boost/multi_index/member.hpp>
-#include <boost/multi_index/sequenced_index.hpp>
-#include <boost/multi_index_container.hpp>
 #include <cstddef>
 #include <cstdint>
-#include <functional>
 #include <mutex>
 #include <string>
 #include <string_view>
 
 #include "core/bytes.hpp"
+#include "core/lru_map.hpp"
 #include "core/weak_index.hpp"
 
 namespace imagecpp {
@@ -67,26 +61,10 @@ class BytesCache {
   static std::size_t cost(std::string_view key, const std::string& value) noexcept;
 
  private:
-  struct Entry {
-    std::string key;
+  struct Kept {
     SharedBytes value;
-    std::size_t cost;
+    std::size_t cost = 0;
   };
-  struct KeyHash {
-    std::size_t operator()(std::string_view key) const noexcept {
-      return std::hash<std::string_view>{}(key);
-    }
-  };
-  struct KeyEqual {
-    bool operator()(std::string_view a, std::string_view b) const noexcept { return a == b; }
-  };
-  // Index 0: recency, front = most recently used. Index 1: by key.
-  using Entries = boost::multi_index_container<
-      Entry,
-      boost::multi_index::indexed_by<
-          boost::multi_index::sequenced<>,
-          boost::multi_index::hashed_unique<
-              boost::multi_index::member<Entry, std::string, &Entry::key>, KeyHash, KeyEqual>>>;
 
   // With mutex_ held.
   bool erase_locked(std::string_view key);
@@ -94,7 +72,7 @@ class BytesCache {
 
   const std::size_t capacity_;
   mutable std::mutex mutex_;
-  Entries entries_;
+  LruMap<Kept> entries_;
   WeakIndex held_;  // values not kept, while a response holds them
   std::size_t bytes_ = 0;
   std::uint64_t hits_ = 0;

@@ -1,6 +1,7 @@
 #pragma once
 // The service's typed errors. Code anywhere throws these; the HTTP edge maps them to a status
-// and a body in exactly one place (api/error_response.cpp).
+// and a body in exactly one place (api::status_of and api::error_response, api/responses.cpp).
+// 405 and 413 are not errors of the code: the router and the server answer them from the request.
 #include <stdexcept>
 #include <string>
 #include <vector>
@@ -8,14 +9,12 @@
 namespace imagecpp {
 
 enum class ErrorCode {
-  bad_input,           // 400, with one FieldError per problem
-  unauthorized,        // 401
-  not_found,           // 404
-  method_not_allowed,  // 405
-  payload_too_large,   // 413
-  unavailable,         // 503: a dependency (store, auth service) is down or timed out
-  overloaded,          // 503: the image work queue is full
-  internal,            // 500
+  bad_input,     // 400, with one FieldError per problem
+  unauthorized,  // 401
+  not_found,     // 404
+  unavailable,   // 503: a dependency (store, auth service) is down or timed out
+  overloaded,    // 503: the image work queue is full
+  internal,      // 500
 };
 
 struct FieldError {

@@ -6,7 +6,6 @@
 #include <boost/asio/associated_executor.hpp>
 #include <boost/asio/async_result.hpp>
 #include <boost/asio/awaitable.hpp>
-#include <boost/asio/post.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <exception>
 #include <mutex>
@@ -17,6 +16,7 @@
 #include <vector>
 
 #include "core/error.hpp"
+#include "core/hand_back.hpp"
 
 namespace imagecpp {
 
@@ -136,11 +136,7 @@ class SingleFlight {
 
   // Resumes a waiter on its own executor, never inline on the leader's thread.
   static void complete(Waiter waiter, std::exception_ptr error, std::optional<T> result) {
-    auto executor = waiter.executor;
-    boost::asio::post(executor, [handler = std::move(waiter.handler), error = std::move(error),
-                                 result = std::move(result)]() mutable {
-      std::move(handler)(error, std::move(result));
-    });
+    hand_back(waiter.executor, std::move(waiter.handler), std::move(error), std::move(result));
   }
 
   mutable std::mutex mutex_;

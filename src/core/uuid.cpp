@@ -7,6 +7,8 @@
 #include <random>
 #include <stdexcept>
 
+#include "core/ascii.hpp"
+
 namespace imagecpp::uuid {
 namespace {
 
@@ -24,10 +26,6 @@ constexpr std::array<bool, 36> kDash = [] {
   for (const std::size_t i : {8, 13, 18, 23}) table[i] = true;
   return table;
 }();
-
-char to_lower(char c) noexcept {
-  return (c >= 'A' && c <= 'Z') ? static_cast<char>(c - 'A' + 'a') : c;
-}
 
 }  // namespace
 
@@ -57,7 +55,7 @@ bool is_valid(std::string_view text) noexcept {
 std::string normalize(std::string_view text) {
   if (!is_valid(text)) throw std::invalid_argument("uuid::normalize: not a canonical uuid");
   std::string out(text);
-  for (char& c : out) c = to_lower(c);
+  for (char& c : out) c = ascii::to_lower(c);
   return out;
 }
 

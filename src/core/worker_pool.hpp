@@ -15,6 +15,7 @@
 #include <type_traits>
 
 #include "core/error.hpp"
+#include "core/hand_back.hpp"
 #include "core/thread_priority.hpp"
 
 namespace imagecpp {
@@ -36,8 +37,7 @@ class WorkerPool {
     using Result = std::invoke_result_t<Job>;
     if (!take_place()) throw Error(ErrorCode::overloaded, "image work queue is full");
     const Release release{pending_};
-    // A plain handler hand-off rather than a coroutine lambda: GCC 12 destroys the captures of
-    // co_spawned coroutine lambdas twice.
+    // A plain handler hand-off: no coroutine frame per job.
     std::optional<Result> result =
         co_await boost::asio::async_initiate<const boost::asio::use_awaitable_t<>&,
                                              void(std::exception_ptr, std::optional<Result>)>(
@@ -55,10 +55,7 @@ class WorkerPool {
                 } catch (...) {
                   error = std::current_exception();
                 }
-                boost::asio::post(resume, [handler = std::move(handler), error = std::move(error),
-                                           value = std::move(value)]() mutable {
-                  std::move(handler)(error, std::move(value));
-                });
+                hand_back(resume, std::move(handler), std::move(error), std::move(value));
               });
             },
             boost::asio::use_awaitable, std::move(job));

@@ -4,17 +4,16 @@
 
 #include <algorithm>
 
-#include "auth/bearer.hpp"
-#include "events/broker_status.hpp"
+#include "core/token.hpp"
 #include "events/logout_message.hpp"
 #include "log/escape.hpp"
 
 namespace imagecpp::events {
 
-LogoutConsumer::LogoutConsumer(ConsumerSettings settings, auth::Verifier& verifier)
+LogoutConsumer::LogoutConsumer(ConsumerSettings settings, ForgetToken forget)
     : settings_(std::move(settings)),
       address_(AmqpAddress::parse(settings_.url)),
-      verifier_(verifier) {}
+      forget_(std::move(forget)) {}
 
 LogoutConsumer::~LogoutConsumer() {
   stop();
@@ -23,7 +22,6 @@ LogoutConsumer::~LogoutConsumer() {
 void LogoutConsumer::start() {
   if (thread_.joinable()) return;
   stopping_ = false;
-  set_broker_state(BrokerState::disconnected);
   thread_ = std::thread([this] { run(); });
 }
 
@@ -44,7 +42,6 @@ bool LogoutConsumer::pause(std::chrono::milliseconds delay) {
 
 void LogoutConsumer::set_connected(bool connected) {
   connected_ = connected;
-  set_broker_state(connected ? BrokerState::connected : BrokerState::disconnected);
 }
 
 // Reconnects for ever: 0.1 s, 0.2 s, ... doubling up to the cap; back to the minimum after a
@@ -105,9 +102,9 @@ void LogoutConsumer::handle(const Delivery& delivery) {
   const LogoutMessage message = read_logout(delivery.body);
   switch (message.kind) {
     case LogoutKind::token:
-      verifier_.forget(message.token);
+      forget_(message.token);
       applied_.fetch_add(1, std::memory_order_relaxed);
-      spdlog::info("logout broadcast: token {} forgotten", auth::token_tag(message.token));
+      spdlog::info("logout broadcast: token {} forgotten", token::tag(message.token));
       return;
     case LogoutKind::ignored:
       spdlog::debug("logout broadcast: ignored a message of another type");
@@ -115,9 +112,21 @@ void LogoutConsumer::handle(const Delivery& delivery) {
     case LogoutKind::malformed:
       dropped_.fetch_add(1, std::memory_order_relaxed);
       spdlog::warn("logout broadcast: dropped a malformed {}-byte message (body tag {})",
-                   delivery.size, auth::token_tag(delivery.body));
+                   delivery.size, token::tag(delivery.body));
       return;
   }
+}
+
+void LogoutConsumer::register_metrics(metrics::Registry& registry) const {
+  registry.add_sample("imagecpp_broker_connected", "gauge",
+                      "1 while the logout broadcast consumer is connected to the broker.",
+                      [this] { return connected() ? 1.0 : 0.0; });
+  registry.add_sample("imagecpp_logouts_applied_total", "counter",
+                      "Logout broadcasts applied (token dropped from the cache).",
+                      [this] { return static_cast<double>(applied()); });
+  registry.add_sample("imagecpp_logout_messages_dropped_total", "counter",
+                      "Logout broadcast messages dropped as malformed or oversized.",
+                      [this] { return static_cast<double>(dropped()); });
 }
 
 }  // namespace imagecpp::events

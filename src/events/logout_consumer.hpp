@@ -2,18 +2,20 @@
 // The logout broadcast consumer: on its own thread, subscribes to the `auth` fanout exchange
 // and makes the verifier forget each logged-out token at once. A broker that is absent, killed
 // or restarted never affects the HTTP service: the consumer reconnects with capped exponential
-// backoff for ever, and reports its state (connected()/broker_status) meanwhile.
+// backoff for ever, and reports its state (connected()) meanwhile. It knows no verifier: it is
+// handed what to do with a logged-out token.
 #include <atomic>
 #include <chrono>
 #include <condition_variable>
 #include <cstdint>
+#include <functional>
 #include <mutex>
 #include <string>
 #include <string_view>
 #include <thread>
 
-#include "auth/verifier.hpp"
 #include "events/amqp_connection.hpp"
+#include "metrics/registry.hpp"
 
 namespace imagecpp::events {
 
@@ -26,10 +28,13 @@ struct ConsumerSettings {
   std::chrono::milliseconds poll{200};         // how fast a stop() is noticed while idle
 };
 
+// Called on the consumer's thread with each logged-out token.
+using ForgetToken = std::function<void(std::string_view token)>;
+
 class LogoutConsumer {
  public:
   // Validates the URL now (throws std::invalid_argument) so a bad setting fails at startup.
-  LogoutConsumer(ConsumerSettings settings, auth::Verifier& verifier);
+  LogoutConsumer(ConsumerSettings settings, ForgetToken forget);
   ~LogoutConsumer();
   LogoutConsumer(const LogoutConsumer&) = delete;
   LogoutConsumer& operator=(const LogoutConsumer&) = delete;
@@ -43,6 +48,8 @@ class LogoutConsumer {
   std::uint64_t applied() const noexcept { return applied_.load(std::memory_order_relaxed); }
   std::uint64_t dropped() const noexcept { return dropped_.load(std::memory_order_relaxed); }
 
+  void register_metrics(metrics::Registry& registry) const;
+
  private:
   void run();
   void session();
@@ -54,7 +61,7 @@ class LogoutConsumer {
 
   const ConsumerSettings settings_;
   const AmqpAddress address_;
-  auth::Verifier& verifier_;
+  const ForgetToken forget_;
   std::atomic<bool> stopping_{false};
   std::atomic<bool> connected_{false};
   std::atomic<std::uint64_t> applied_{0};

@@ -1,8 +1,10 @@
 #include "events/logout_message.hpp"
 
-#include <algorithm>
 #include <boost/json/parse.hpp>
 #include <boost/json/value.hpp>
+
+#include "core/ascii.hpp"
+#include "core/token.hpp"
 
 namespace imagecpp::events {
 namespace {
@@ -17,21 +19,6 @@ std::string_view trim(std::string_view s) noexcept {
   while (!s.empty() && is_space(s.front())) s.remove_prefix(1);
   while (!s.empty() && is_space(s.back())) s.remove_suffix(1);
   return s;
-}
-
-bool starts_with_scheme(std::string_view s) noexcept {
-  if (s.size() < kScheme.size()) return false;
-  return std::equal(kScheme.begin(), kScheme.end(), s.begin(), [](char want, char got) {
-    return want == ((got >= 'A' && got <= 'Z') ? char(got - 'A' + 'a') : got);
-  });
-}
-
-// The same rule as an Authorization header's token: no space, no control character.
-bool is_token(std::string_view s) noexcept {
-  return !s.empty() && std::all_of(s.begin(), s.end(), [](char c) {
-    const auto u = static_cast<unsigned char>(c);
-    return u > 0x20 && u != 0x7F;
-  });
 }
 
 LogoutMessage malformed() {
@@ -54,9 +41,9 @@ LogoutMessage read_logout(std::string_view body) {
   if (message == nullptr || !message->is_string()) return malformed();
   std::string_view token = message->as_string();
   while (!token.empty() && is_space(token.front())) token.remove_prefix(1);
-  if (starts_with_scheme(token)) token.remove_prefix(kScheme.size());
+  if (ascii::istarts_with(token, kScheme)) token.remove_prefix(kScheme.size());
   token = trim(token);
-  if (!is_token(token)) return malformed();
+  if (!token::is_valid(token)) return malformed();
   return {LogoutKind::token, std::string(token)};
 }
 

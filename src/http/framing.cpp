@@ -1,9 +1,10 @@
 #include "http/framing.hpp"
 
-#include <boost/beast/core/string.hpp>
 #include <boost/beast/http/field.hpp>
 #include <string_view>
 #include <vector>
+
+#include "core/ascii.hpp"
 
 namespace imagecpp::http {
 namespace {
@@ -40,7 +41,7 @@ unsigned framing_error(const Request& header) {
   if (header.find(bhttp::field::content_length) != header.end()) return 400;
   const auto list = codings(header);
   for (const std::string_view coding : list) {
-    if (!boost::beast::iequals(coding, "chunked")) return 501;  // the only coding implemented
+    if (!ascii::iequals(coding, "chunked")) return 501;  // the only coding implemented
   }
   return list.size() == 1 ? 0 : 400;  // none, or chunked twice
 }

@@ -21,6 +21,7 @@
 #include <optional>
 #include <unordered_set>
 
+#include "core/ascii.hpp"
 #include "http/framing.hpp"
 #include "http/inflight_budget.hpp"
 
@@ -342,7 +343,7 @@ asio::awaitable<bool> Server::State::read_body(Connection& c, beast::flat_buffer
                                                std::chrono::steady_clock::time_point start) {
   const unsigned version = parser.get().version();
   beast::error_code ec;
-  if (beast::iequals(parser.get()[bhttp::field::expect], "100-continue")) {
+  if (ascii::iequals(parser.get()[bhttp::field::expect], "100-continue")) {
     bhttp::response<bhttp::empty_body> go_on{bhttp::status::continue_, version};
     co_await bhttp::async_write(c.stream, go_on, asio::redirect_error(asio::use_awaitable, ec));
     if (ec) co_return false;

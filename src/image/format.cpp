@@ -76,6 +76,11 @@ std::string_view mime_type(Format format) noexcept {
   return "application/octet-stream";
 }
 
+std::string_view media_type_of(std::string_view bytes) noexcept {
+  const auto format = sniff(bytes);
+  return format ? mime_type(*format) : std::string_view{};
+}
+
 std::string_view name(Format format) noexcept {
   switch (format) {
     case Format::jpeg:

@@ -14,6 +14,9 @@ std::optional<Format> sniff(std::string_view bytes) noexcept;
 // "image/jpeg", "image/png", ...
 std::string_view mime_type(Format format) noexcept;
 
+// The MIME type of the sniffed format, or empty for bytes sniff does not recognise.
+std::string_view media_type_of(std::string_view bytes) noexcept;
+
 // Short lowercase name for messages and logs: "jpeg", "png", ...
 std::string_view name(Format format) noexcept;
 

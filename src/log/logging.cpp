@@ -17,20 +17,21 @@
 namespace imagecpp::log {
 namespace {
 
-config::LogFormat g_format = config::LogFormat::text;
+Format g_format = Format::text;
 constexpr std::size_t kMaxMessageBytes = 64 * 1024;
+// Every line's time, text or JSON, main or access.
+constexpr const char* kTimePattern = "%Y-%m-%dT%H:%M:%S.%eZ";
 
 // The outside values of an access line, escaped and capped (see escape.hpp). The views are the
 // request's own bytes when nothing needed escaping (no copy), else the escaped text held here.
 struct AccessFields {
-  AccessFields(const http::AccessRecord& r, Spaces spaces) {
+  AccessFields(const AccessLine& r, Spaces spaces) {
     // The path only: query strings may carry anything a client put there.
     const std::string_view raw_path = r.target.substr(0, r.target.find('?'));
     method = escape_view(r.method, kMaxMethodBytes, spaces, storage[0]);
     path = escape_view(raw_path, kMaxPathBytes, spaces, storage[1]);
-    correlation_id =
-        escape_view(r.exchange.correlation_id, kMaxCorrelationBytes, spaces, storage[2]);
-    user = escape_view(r.exchange.user, kMaxUserBytes, spaces, storage[3]);
+    correlation_id = escape_view(r.correlation_id, kMaxCorrelationBytes, spaces, storage[2]);
+    user = escape_view(r.user, kMaxUserBytes, spaces, storage[3]);
   }
   AccessFields(const AccessFields&) = delete;
   AccessFields& operator=(const AccessFields&) = delete;
@@ -67,8 +68,7 @@ class JsonFormatter final : public spdlog::formatter {
 
  private:
   struct Time {
-    spdlog::pattern_formatter formatter{"%Y-%m-%dT%H:%M:%S.%e%z", spdlog::pattern_time_type::utc,
-                                        ""};
+    spdlog::pattern_formatter formatter{kTimePattern, spdlog::pattern_time_type::utc, ""};
     std::string format(const spdlog::details::log_msg& msg) {
       spdlog::memory_buf_t buf;
       formatter.format(msg, buf);
@@ -103,7 +103,7 @@ std::shared_ptr<spdlog::logger> make_logger(const std::string& name, bool buffer
 
 }  // namespace
 
-void setup(config::LogFormat format, const std::string& level) {
+void setup(Format format, const std::string& level) {
   g_format = format;
   // Batches of access lines rather than one write each when stdout is a file or a pipe (a
   // terminal keeps line buffering). Must precede any output on stdout.
@@ -114,12 +114,15 @@ void setup(config::LogFormat format, const std::string& level) {
   }
   auto main = make_logger("imagecpp", false);
   auto access = make_logger("access", true);
-  if (format == config::LogFormat::json) {
+  const std::string time = kTimePattern;
+  if (format == Format::json) {
     main->set_formatter(std::make_unique<JsonFormatter>());
-    access->set_pattern("%v", spdlog::pattern_time_type::utc);
+    // access() logs its JSON object without the opening brace: the pattern puts it back with the
+    // time as first member, formatted by spdlog like every other line's.
+    access->set_pattern("{\"time\":\"" + time + "\",%v", spdlog::pattern_time_type::utc);
   } else {
-    main->set_pattern("%Y-%m-%dT%H:%M:%S.%eZ %l %v", spdlog::pattern_time_type::utc);
-    access->set_pattern("%Y-%m-%dT%H:%M:%S.%eZ access %v", spdlog::pattern_time_type::utc);
+    main->set_pattern(time + " %l %v", spdlog::pattern_time_type::utc);
+    access->set_pattern(time + " access %v", spdlog::pattern_time_type::utc);
   }
   main->set_level(spdlog::level::from_str(level));
   access->set_level(spdlog::level::info);
@@ -131,29 +134,29 @@ void setup(config::LogFormat format, const std::string& level) {
   spdlog::set_default_logger(main);
 }
 
-void access(const http::AccessRecord& r) {
+void access(const AccessLine& r) {
   static const auto logger = spdlog::get("access");
   if (!logger) return;
   const double ms = std::chrono::duration<double, std::milli>(r.duration).count();
-  if (g_format == config::LogFormat::json) {
+  if (g_format == Format::json) {
     // JSON delimits its strings itself: spaces may stay.
     const AccessFields f(r, Spaces::keep);
-    boost::json::object line{{"time", static_cast<double>(std::time(nullptr))},
-                             {"method", f.method},
+    boost::json::object line{{"method", f.method},
                              {"path", f.path},
-                             {"route", r.exchange.route},
+                             {"route", r.route},
                              {"status", r.status},
                              {"bytes", r.bytes},
                              {"duration_ms", ms},
                              {"correlation_id", f.correlation_id}};
     if (!f.user.empty()) line["user"] = f.user;
-    logger->info(boost::json::serialize(line));
+    const std::string text = boost::json::serialize(line);
+    logger->info(std::string_view(text).substr(1));  // the pattern opens the object
     return;
   }
   // Space-separated fields: a space inside a value is escaped too, or it would start a field.
   const AccessFields f(r, Spaces::escape);
   logger->info("{} {} route={} status={} bytes={} duration_ms={:.2f} correlation_id={}{}{}",
-               f.method, f.path, r.exchange.route, r.status, r.bytes, ms, f.correlation_id,
+               f.method, f.path, r.route, r.status, r.bytes, ms, f.correlation_id,
                f.user.empty() ? "" : " user=", f.user);
 }
 

@@ -136,8 +136,7 @@ boost::asio::awaitable<void> LmdbStore::put(std::string key, SharedBytes value) 
   check_key(key);
   if (!value) throw Error(ErrorCode::internal, "lmdb: put of a null value");
   // co_spawn with use_awaitable runs the commit on the pool and resumes this coroutine on its
-  // own executor, rethrowing any error here. A member coroutine rather than a lambda with
-  // by-value captures: GCC 12 destroys such captures twice inside co_spawn.
+  // own executor, rethrowing any error here.
   co_await boost::asio::co_spawn(blocking_, write_on_pool(std::move(key), std::move(value)),
                                  boost::asio::use_awaitable);
 }

@@ -1,11 +1,11 @@
 #include "store/redis_request.hpp"
 
 #include <boost/asio/execution/outstanding_work.hpp>
-#include <boost/asio/post.hpp>
 #include <boost/asio/prefer.hpp>
 #include <utility>
 
 #include "core/error.hpp"
+#include "core/hand_back.hpp"
 
 namespace imagecpp::store {
 
@@ -32,13 +32,8 @@ void RedisRequest::fail(const std::string& detail) {
 void RedisRequest::finish(std::exception_ptr error, RedisReply reply) {
   if (done()) return;
   timer_.cancel();
-  // Posted, never run inline: the caller resumes on its own executor, outside hiredis. The
-  // error is moved, not copied: this thread keeps no reference that it would release after the
-  // caller has handled it (a release TSan cannot pair with the uninstrumented libstdc++ count).
-  boost::asio::post(caller_, [handler = std::exchange(handler_, nullptr), error = std::move(error),
-                              reply = std::move(reply)]() mutable {
-    std::move(handler)(error, std::move(reply));
-  });
+  // Never inline: the caller resumes on its own executor, outside hiredis.
+  hand_back(caller_, std::exchange(handler_, nullptr), std::move(error), std::move(reply));
   caller_ = {};
 }
 

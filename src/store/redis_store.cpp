@@ -84,6 +84,7 @@ RedisStore::RedisStore(RedisConfig config)
       // of replicas) comes back before the command's own deadline drops the connection.
       wait_timeout_(std::max(std::chrono::milliseconds{1}, config.command_timeout / 2)),
       write_format_(config.write_format),
+      media_type_of_(std::move(config.media_type_of)),
       max_value_bytes_(config.max_value_bytes),
       max_stored_bytes_(max_data_url_size(config.max_value_bytes)) {}
 
@@ -132,10 +133,18 @@ SharedBytes RedisStore::decode(const std::string& key, std::string value) const 
   return share(std::move(value));
 }
 
+// Capped at RFC 6838's 127 characters, which max_data_url_size counts on.
+std::string_view RedisStore::media_type(std::string_view bytes) const {
+  const std::string_view type = media_type_of_ ? media_type_of_(bytes) : std::string_view{};
+  if (type.empty() || type.size() > 127) return "application/octet-stream";
+  return type;
+}
+
 boost::asio::awaitable<void> RedisStore::put(std::string key, SharedBytes value) {
   if (!value) throw Error(ErrorCode::internal, "redis: put of a null value");
-  SharedBytes stored =
-      write_format_ == ValueFormat::data_url ? share(encode_data_url(*value)) : std::move(value);
+  SharedBytes stored = write_format_ == ValueFormat::data_url
+                           ? share(encode_data_url(*value, media_type(*value)))
+                           : std::move(value);
   std::vector<SharedBytes> set{arg("SET"), share(std::move(key)), std::move(stored)};
   if (!writer_) {
     const RedisReply reply = co_await client_->command(std::move(set));

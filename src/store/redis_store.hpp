@@ -22,6 +22,7 @@ struct RedisConfig {
   // A Redis Cluster (redis+cluster://...): its seed nodes, `endpoint` unused. Empty: one server.
   std::vector<RedisEndpoint> cluster_seeds{};
   ValueFormat write_format = ValueFormat::raw;
+  MediaTypeOf media_type_of{};  // for write_format data_url
   std::chrono::milliseconds connect_timeout{2000};
   std::chrono::milliseconds command_timeout{2000};
   // The largest image a value may hold (the upload limit): a raw value above it, or a data URL
@@ -60,12 +61,14 @@ class RedisStore : public Store {
   boost::asio::awaitable<std::string> read_rest(const std::string& key);
   void check_size(const std::string& key, std::size_t size, std::size_t limit) const;
   SharedBytes decode(const std::string& key, std::string value) const;
+  std::string_view media_type(std::string_view bytes) const;
 
   std::unique_ptr<RedisCommands> client_;
   std::unique_ptr<RedisCommands> writer_;  // SET + WAIT, when wait_replicas > 0
   const unsigned wait_replicas_;
   const std::chrono::milliseconds wait_timeout_;
   const ValueFormat write_format_;
+  const MediaTypeOf media_type_of_;
   const std::size_t max_value_bytes_;   // raw bytes
   const std::size_t max_stored_bytes_;  // a value as stored: the data-URL form of the above
 };

@@ -2,9 +2,10 @@
 
 #include <algorithm>
 #include <boost/url/parse.hpp>
-#include <cctype>
 #include <charconv>
 #include <stdexcept>
+
+#include "core/ascii.hpp"
 
 namespace imagecpp::store {
 namespace {
@@ -56,8 +57,7 @@ std::optional<unsigned> parse_db(std::string_view path) {
 RedisEndpoint parse_uri_form(std::string_view text, std::optional<std::uint16_t> port) {
   const auto url = boost::urls::parse_uri(text);
   if (!url) fail("not a valid URL");
-  std::string scheme = url->scheme();
-  for (char& c : scheme) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  const std::string scheme = ascii::lowered(url->scheme());
   if (scheme == "rediss") fail("TLS (rediss://) is not supported");
   if (scheme != "redis") fail("scheme must be redis://, not " + scheme + "://");
   if (!url->has_authority()) fail("no host");

@@ -3,6 +3,7 @@
 // ("data:image/jpeg;base64,..."); this service stores raw bytes by default (a quarter less
 // memory) or, to run beside the peers on one Redis, data-URL strings like theirs.
 #include <cstddef>
+#include <functional>
 #include <string>
 #include <string_view>
 
@@ -10,9 +11,12 @@ namespace imagecpp::store {
 
 enum class ValueFormat { raw, data_url };
 
-// The value to SET for image bytes: the bytes themselves, or "data:<sniffed mime>;base64,...".
-// Only the data-URL form allocates.
-std::string encode_data_url(std::string_view bytes);
+// The media type of image bytes, for the data URLs written for the peers. The store knows no
+// image formats: whoever builds it says how to tell (an empty function: application/octet-stream).
+using MediaTypeOf = std::function<std::string_view(std::string_view bytes)>;
+
+// "data:<media type>;base64,<bytes>"; the media type must be at most 127 characters.
+std::string encode_data_url(std::string_view bytes, std::string_view media_type);
 
 // True when a stored value is a data URL (it starts with "data:"); anything else is raw bytes.
 bool is_data_url(std::string_view value) noexcept;

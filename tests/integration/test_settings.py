@@ -16,7 +16,7 @@ from harness import BIN, Service, free_port
 
 # (flag, environment variable, smallest accepted, largest accepted)
 NUMERIC = [
-    ("--port", "PORT", 1, 65535),
+    ("--port", "PORT", 0, 65535),
     ("--io-threads", "IMAGE_IO_THREADS", 0, 256),
     ("--max-connections", "IMAGE_MAX_CONNECTIONS", 1, 1000000),
     ("--max-body-bytes", "IMAGE_MAX_BODY_BYTES", 1, 1 << 30),
@@ -141,10 +141,10 @@ class BadSettingsTest(unittest.TestCase):
         self.run_all(cases)
 
     def test_every_form_that_is_not_plain_digits_is_refused(self):
-        cases = list(self.numeric_cases("--port", "PORT", 1, 65535, NOT_NUMBERS + [""],
+        cases = list(self.numeric_cases("--port", "PORT", 0, 65535, NOT_NUMBERS + [""],
                                         NOT_NUMBERS))
         cases += [("SERVER_PORT=%r" % v, [], {"SERVER_PORT": v}, False, ["--port", "SERVER_PORT"],
-                   "1..65535") for v in ("abc", "-1", "0", "65536", "70000", "0x10")]
+                   "0..65535") for v in ("abc", "-1", "65536", "70000", "0x10")]
         self.run_all(cases)
 
     def test_sizes_list_items_are_each_checked(self):

@@ -6,9 +6,9 @@
 //   run_awaitable([&]() -> boost::asio::awaitable<void> { ... });     // a coroutine function
 //
 // Prefer the second form for lambdas with captures: co_spawn keeps the function object alive
-// while its coroutine runs, whereas an immediately invoked lambda would die too early.
-// Capture by reference (or trivially destructible values): GCC 12 destroys by-value captures
-// with destructors (std::string, shared_ptr) twice when the lambda goes through co_spawn.
+// while its coroutine runs, whereas an immediately invoked lambda would die too early. Inside
+// the coroutine, never write a capturing lambda temporary in a co_await expression (GCC 12
+// destroys its captures twice: docs/DEVELOPING.md, test_coroutine_forms.cpp).
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/use_future.hpp>

@@ -1,9 +1,9 @@
 #include <gtest/gtest.h>
 
 #include "auth/bearer.hpp"
+#include "core/token.hpp"
 
 using imagecpp::auth::parse_bearer;
-using imagecpp::auth::token_tag;
 
 TEST(Bearer, AcceptsSchemeInAnyCase) {
   EXPECT_EQ(parse_bearer("Bearer x"), "x");
@@ -37,11 +37,12 @@ TEST(Bearer, RejectsMalformedHeaders) {
 }
 
 TEST(Bearer, TokenTagIsShortStableAndDistinct) {
-  const std::string tag = token_tag("secret-token");
+  const std::string tag = imagecpp::token::tag("secret-token");
   EXPECT_EQ(tag.size(), 8u);
   EXPECT_EQ(tag.find_first_not_of("0123456789abcdef"), std::string::npos);
-  EXPECT_EQ(tag, token_tag("secret-token"));
-  EXPECT_NE(tag, token_tag("secret-tokem"));
+  EXPECT_EQ(tag, imagecpp::token::tag("secret-token"));
+  EXPECT_NE(tag, imagecpp::token::tag("secret-tokem"));
   EXPECT_EQ(tag.find("secret"), std::string::npos);
-  EXPECT_EQ(token_tag(""), "cbf29ce4");  // FNV-1a 64 offset basis: the hash is the documented one
+  EXPECT_EQ(imagecpp::token::tag(""),
+            "cbf29ce4");  // FNV-1a 64 offset basis: the hash is the documented one
 }

@@ -109,8 +109,8 @@ TEST_F(ConfigLoad, FlagsAndEnvironmentGoThroughTheStrictParser) {
   EXPECT_EQ(out.config->max_render_time, std::chrono::milliseconds(1));
   EXPECT_EQ(out.config->sizes, (std::vector<int>{100, 200}));
 
-  ExpectRefused(load({"--port", "70000"}), "--port (env PORT)", "1..65535");
-  ExpectRefused(load({"--port", "-1"}), "--port (env PORT)", "1..65535");
+  ExpectRefused(load({"--port", "70000"}), "--port (env PORT)", "0..65535");
+  ExpectRefused(load({"--port", "-1"}), "--port (env PORT)", "0..65535");
   ExpectRefused(load({"--header-timeout", "0x10"}), "IMAGE_HEADER_TIMEOUT", "1..3600");
   ExpectRefused(load({"--sizes", "160,abc"}), "--sizes (env IMAGE_SIZES)", "1..10000");
   ExpectRefused(load({"--sizes", "160,"}), "--sizes (env IMAGE_SIZES)", "1..10000");
@@ -126,11 +126,12 @@ TEST_F(ConfigLoad, PortFromEitherVariablePortWinsFlagWinsOverBoth) {
   setenv("PORT", "5000", 1);
   EXPECT_EQ(load({}).config->port, 5000);
   EXPECT_EQ(load({"--port", "6000"}).config->port, 6000);
+  EXPECT_EQ(load({"--port", "0"}).config->port, 0);  // any free port, named at startup
   setenv("PORT", "abc", 1);
-  ExpectRefused(load({}), "--port (env PORT)", "1..65535");
+  ExpectRefused(load({}), "--port (env PORT)", "0..65535");
   unsetenv("PORT");
   setenv("SERVER_PORT", "70000", 1);
-  ExpectRefused(load({}), "--port (env SERVER_PORT)", "1..65535");
+  ExpectRefused(load({}), "--port (env SERVER_PORT)", "0..65535");
 }
 
 TEST_F(ConfigLoad, ChoicesAreCheckedWithTheirNames) {
@@ -147,7 +148,7 @@ TEST_F(ConfigLoad, ChoicesAreCheckedWithTheirNames) {
 
 TEST_F(ConfigLoad, TheBadValueIsEchoedEscapedOnOneLine) {
   const auto out = load({"--port", "1\n\x1b[2J"});
-  ExpectRefused(out, "--port", "1..65535");
+  ExpectRefused(out, "--port", "0..65535");
   EXPECT_EQ(out.err.find('\x1b'), std::string::npos) << out.err;
   EXPECT_NE(out.err.find("1\\x0a\\x1b[2J"), std::string::npos) << out.err;
 }

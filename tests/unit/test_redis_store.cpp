@@ -14,6 +14,7 @@
 
 #include "core/base64.hpp"
 #include "core/error.hpp"
+#include "image/format.hpp"
 #include "run_awaitable.hpp"
 #include "store/redis_store.hpp"
 #include "test_redis_server.hpp"
@@ -112,6 +113,7 @@ TEST_F(RedisStoreTest, RoundTripsRawBytes) {
 TEST_F(RedisStoreTest, WritesDataUrlsWhenConfigured) {
   RedisConfig config = config_for(server_);
   config.write_format = ValueFormat::data_url;
+  config.media_type_of = imagecpp::image::media_type_of;
   RedisStore store(std::move(config));
   const std::string png = read_file(IMAGECPP_TEST_IMAGES "/alpha.png");
   put(store, "id-2", png);
@@ -191,7 +193,7 @@ TEST_F(RedisStoreTest, RawValueOverTheRawLimitIsRefused) {
   RedisConfig config = config_for(server_);
   config.max_value_bytes = 3 << 20;
   RedisStore store(std::move(config));
-  const std::string url = encode_data_url(random_bytes(3u << 20, 7));
+  const std::string url = encode_data_url(random_bytes(3u << 20, 7), "image/jpeg");
   raw(store, {"SET", "url", url});
   raw(store, {"SET", "raw", std::string((3u << 20) + 1, 'r')});
   raw(store, {"SET", "exact", std::string(3u << 20, 'e')});
