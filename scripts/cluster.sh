@@ -217,7 +217,7 @@ fi
 
 # ---------------------------------------------------------------- instances
 auth=()
-TOKEN_TEXT="(remote auth: $AUTH_SERVICE_URL)"
+TOKEN_TEXT="(remote auth: ${AUTH_SERVICE_URL:-http://localhost:3000})"
 if [[ -z ${IMAGE_AUTH_MODE:-} ]]; then
   tokens=${IMAGE_TOKENS_FILE:-$ROOT/tokens.txt}
   if [[ ! -s $tokens ]]; then
