@@ -105,14 +105,24 @@ std::pair<std::unique_ptr<store::Store>, std::string> make_store(
         "lmdb " + c.data_dir.string()};
   }
   const auto port = c.redis_port != 0 ? std::optional<std::uint16_t>(c.redis_port) : std::nullopt;
-  store::RedisConfig redis{.endpoint = store::parse_redis_url(c.redis_url, port),
-                           .write_format = c.redis_write_data_urls ? store::ValueFormat::data_url
-                                                                   : store::ValueFormat::raw,
-                           .connect_timeout = c.redis_connect_timeout,
-                           .command_timeout = c.redis_command_timeout,
-                           .max_value_bytes = max_value_bytes};
-  std::string label = "redis " + store::describe(redis.endpoint) +
-                      (c.redis_write_data_urls ? " writing data URLs" : " writing raw bytes");
+  const bool cluster = store::is_cluster_url(c.redis_url);
+  store::RedisConfig redis{
+      .endpoint = cluster ? store::RedisEndpoint{} : store::parse_redis_url(c.redis_url, port),
+      .cluster_seeds = cluster ? store::parse_redis_cluster_url(c.redis_url, port)
+                               : std::vector<store::RedisEndpoint>{},
+      .write_format =
+          c.redis_write_data_urls ? store::ValueFormat::data_url : store::ValueFormat::raw,
+      .connect_timeout = c.redis_connect_timeout,
+      .command_timeout = c.redis_command_timeout,
+      .max_value_bytes = max_value_bytes,
+      .wait_replicas = c.redis_wait_replicas};
+  std::string label =
+      "redis " +
+      (cluster ? store::describe(redis.cluster_seeds) : store::describe(redis.endpoint)) +
+      (c.redis_write_data_urls ? " writing data URLs" : " writing raw bytes") +
+      (c.redis_wait_replicas > 0
+           ? ", " + std::to_string(c.redis_wait_replicas) + " replica(s) per write"
+           : std::string());
   return {std::make_unique<store::RedisStore>(std::move(redis)), std::move(label)};
 }
 

@@ -234,7 +234,8 @@ void add_store_options(CLI::App& app, Config& c) {
 
 void add_redis_options(CLI::App& app, Config& c) {
   app.add_option("--redis-url", c.redis_url,
-                 "Redis store: host:port, redis://[[user]:password@]host[:port][/db] or host "
+                 "Redis store: host:port, redis://[[user]:password@]host[:port][/db] or host; "
+                 "a Redis Cluster: redis+cluster://[[user]:password@]host1:port1,host2:port2/ "
                  "(empty = embedded LMDB store)")
       ->envname("REDIS_URL");
   number_option(app, "--redis-port", c.redis_port, "REDIS_PORT", kPortBounds,
@@ -249,6 +250,9 @@ void add_redis_options(CLI::App& app, Config& c) {
   number_option(app, "--redis-command-timeout-ms", c.redis_command_timeout,
                 "IMAGE_REDIS_COMMAND_TIMEOUT_MS", {1, kTenMinutesMs},
                 "Milliseconds one Redis command may take (then 503)");
+  number_option(app, "--redis-wait-replicas", c.redis_wait_replicas, "IMAGE_REDIS_WAIT_REPLICAS",
+                {0, 100},
+                "Replicas that must have each write before it is acknowledged (WAIT; then 503)");
 }
 
 void add_auth_options(CLI::App& app, Config& c) {

@@ -44,11 +44,13 @@ struct Config {
   std::filesystem::path data_dir = "./data";
   std::uint64_t lmdb_map_size = 64ull << 30;
   // Redis: chosen when redis_url is set (REDIS_URL), else the embedded LMDB store.
-  std::string redis_url;               // host:port, redis://[[user]:pass@]host[:port][/db], host
+  std::string redis_url;               // host:port, redis://[[user]:pass@]host[:port][/db], host,
+                                       // redis+cluster://h1:p1,h2:p2/
   std::uint16_t redis_port = 0;        // REDIS_PORT, for a redis_url without a port; 0 = 6379
   bool redis_write_data_urls = false;  // write data-URL strings, as the peers do
   std::chrono::milliseconds redis_connect_timeout{2000};
   std::chrono::milliseconds redis_command_timeout{2000};
+  unsigned redis_wait_replicas = 0;  // replicas that must have a write before its 200 (WAIT)
 
   // Auth
   AuthMode auth_mode = AuthMode::remote;

@@ -21,6 +21,7 @@
 #include <vector>
 
 #include "core/bytes.hpp"
+#include "store/redis_commands.hpp"
 #include "store/redis_link.hpp"
 #include "store/redis_reply.hpp"
 #include "store/redis_url.hpp"
@@ -37,23 +38,19 @@ struct RedisClientSettings {
   std::chrono::milliseconds max_backoff{1000};
 };
 
-class RedisClient {
+class RedisClient : public RedisCommands {
  public:
   // Starts the client's thread; connects lazily, on the first command.
   explicit RedisClient(RedisClientSettings settings);
   // Fails whatever is pending, closes the connection and joins the thread.
-  ~RedisClient();
+  ~RedisClient() override;
   RedisClient(const RedisClient&) = delete;
   RedisClient& operator=(const RedisClient&) = delete;
 
-  // Sends one command; arguments are binary-safe. Redis error replies come back as replies.
-  // Throws Error(unavailable) when Redis cannot be reached or does not answer in time.
-  boost::asio::awaitable<RedisReply> command(std::vector<SharedBytes> args);
-
-  // Sends several commands written together (one round trip) and returns their replies in
-  // order. Throws like command() when any of them gets no reply.
+  // See RedisCommands: every command goes to the one server.
+  boost::asio::awaitable<RedisReply> command(std::vector<SharedBytes> args) override;
   boost::asio::awaitable<std::vector<RedisReply>> pipeline(
-      std::vector<std::vector<SharedBytes>> commands);
+      std::vector<std::vector<SharedBytes>> commands) override;
 
   const RedisClientSettings& settings() const noexcept { return settings_; }
 

@@ -20,33 +20,6 @@ RedisLink* link_of(const redisAsyncContext* ac) noexcept {
   return static_cast<RedisLink*>(ac->data);
 }
 
-RedisReply copy_reply(const redisReply& r) {
-  RedisReply out;
-  switch (r.type) {
-    case REDIS_REPLY_STRING:
-      out.type = RedisReply::Type::string;
-      break;
-    case REDIS_REPLY_STATUS:
-      out.type = RedisReply::Type::status;
-      break;
-    case REDIS_REPLY_ERROR:
-      out.type = RedisReply::Type::error;
-      break;
-    case REDIS_REPLY_INTEGER:
-      out.type = RedisReply::Type::integer;
-      out.integer = r.integer;
-      return out;
-    case REDIS_REPLY_ARRAY:
-      out.type = RedisReply::Type::array;
-      out.elements = r.elements;
-      return out;
-    default:
-      return out;  // nil
-  }
-  out.text.assign(r.str, r.len);
-  return out;
-}
-
 }  // namespace
 
 std::shared_ptr<RedisLink> RedisLink::open(Strand strand,
@@ -188,7 +161,7 @@ void RedisLink::replied(const RedisRequest* request, const void* reply) {
   if (node.empty()) return;
   const std::shared_ptr<RedisRequest>& pending = node.mapped();
   if (reply == nullptr) return pending->fail(error_text());
-  pending->succeed(copy_reply(*static_cast<const redisReply*>(reply)));
+  pending->succeed(copy_hiredis_reply(reply));
 }
 
 void RedisLink::handshake_reply(const void* reply) {

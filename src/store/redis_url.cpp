@@ -1,5 +1,6 @@
 #include "store/redis_url.hpp"
 
+#include <algorithm>
 #include <boost/url/parse.hpp>
 #include <cctype>
 #include <charconv>
@@ -78,6 +79,59 @@ RedisEndpoint parse_redis_url(std::string_view url, std::optional<std::uint16_t>
   if (port && *port == 0) fail("REDIS_PORT must be in 1..65535");
   return url.find("://") == std::string_view::npos ? parse_authority_form(url, port)
                                                    : parse_uri_form(url, port);
+}
+
+bool is_cluster_url(std::string_view url) noexcept {
+  constexpr std::string_view kScheme = "redis+cluster://";
+  if (url.size() < kScheme.size()) return false;
+  for (std::size_t i = 0; i < kScheme.size(); ++i) {
+    if (std::tolower(static_cast<unsigned char>(url[i])) != kScheme[i]) return false;
+  }
+  return true;
+}
+
+std::vector<RedisEndpoint> parse_redis_cluster_url(std::string_view url,
+                                                   std::optional<std::uint16_t> port) {
+  if (!is_cluster_url(url)) fail("a cluster URL starts with redis+cluster://");
+  if (port && *port == 0) fail("REDIS_PORT must be in 1..65535");
+  std::string_view rest = url.substr(std::string_view("redis+cluster://").size());
+  // The authority list ends at the path, query or fragment; only the path means anything.
+  const std::string_view path = rest.substr(std::min(rest.find('/'), rest.size()));
+  rest = rest.substr(0, rest.find_first_of("/?#"));
+  if (const auto db = parse_db(path.substr(0, path.find_first_of("?#"))); db && *db != 0) {
+    fail("a cluster has database 0 only, not " + std::to_string(*db));
+  }
+  // Credentials once, before the first host; a password may hold ',' and '@' only escaped.
+  std::string userinfo;
+  if (const auto at = rest.rfind('@'); at != std::string_view::npos) {
+    userinfo = std::string(rest.substr(0, at + 1));
+    rest.remove_prefix(at + 1);
+  }
+  std::vector<RedisEndpoint> seeds;
+  while (true) {
+    const auto comma = rest.find(',');
+    const std::string_view seed = rest.substr(0, comma);
+    if (seed.empty()) fail("an empty seed in the cluster's host list");
+    const std::string authority_text = userinfo + std::string(seed);
+    const auto authority = boost::urls::parse_authority(authority_text);
+    if (!authority) fail("seed '" + std::string(seed) + "' is not host or host:port");
+    seeds.push_back(from_authority(*authority, port));
+    if (comma == std::string_view::npos) break;
+    rest.remove_prefix(comma + 1);
+  }
+  return seeds;
+}
+
+std::string describe(const std::vector<RedisEndpoint>& seeds) {
+  std::string text = "redis+cluster://";
+  if (!seeds.empty() && !seeds.front().password.empty()) text += seeds.front().user + ":***@";
+  for (std::size_t i = 0; i < seeds.size(); ++i) {
+    const RedisEndpoint& e = seeds[i];
+    const bool ipv6 = e.host.find(':') != std::string::npos;
+    text +=
+        (i == 0 ? "" : ",") + (ipv6 ? "[" + e.host + "]" : e.host) + ":" + std::to_string(e.port);
+  }
+  return text + "/";
 }
 
 std::string describe(const RedisEndpoint& e) {

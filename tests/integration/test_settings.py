@@ -36,6 +36,7 @@ NUMERIC = [
     ("--redis-port", "REDIS_PORT", 1, 65535),
     ("--redis-connect-timeout-ms", "IMAGE_REDIS_CONNECT_TIMEOUT_MS", 1, 600000),
     ("--redis-command-timeout-ms", "IMAGE_REDIS_COMMAND_TIMEOUT_MS", 1, 600000),
+    ("--redis-wait-replicas", "IMAGE_REDIS_WAIT_REPLICAS", 0, 100),
     ("--auth-timeout-ms", "IMAGE_AUTH_TIMEOUT_MS", 1, 600000),
     ("--auth-cache-ttl", "IMAGE_AUTH_CACHE_TTL", 1, 2592000),
     ("--auth-cache-size", "IMAGE_AUTH_CACHE_SIZE", 1, 100000000),
