@@ -1,4 +1,4 @@
-"""Three imagecpp instances on one store, behind the real haproxy of deploy/haproxy.cfg: the
+"""Three imagecpp instances on one store (a Redis server or a Redis Cluster), behind the real haproxy of deploy/haproxy.cfg: the
 production picture of the README's "Scaling out", on loopback, for the integration tests.
 
 Every instance is in remote auth mode against the one auth double, so a token is valid on all

@@ -1,7 +1,7 @@
-"""Three instances behind the real haproxy of deploy/haproxy.cfg, on one store and one RabbitMQ:
-1000 uploads read back byte for byte through haproxy and from each instance directly, every form
-of one image read from one instance (the hash), one logout refused by all three, haproxy's own
-answers to hostile requests."""
+"""Three instances behind the real haproxy of deploy/haproxy.cfg, on a real Redis Cluster (3
+masters, 3 replicas) and one RabbitMQ: 1000 uploads land on all 3 masters and are read back byte
+for byte through haproxy and from each instance directly, every form of one image is read from
+one instance (the hash), one logout is refused by all three, haproxy answers hostile requests."""
 
 import json
 import sys
@@ -14,7 +14,7 @@ from fleet import IMAGE_ROUTES, UPLOAD_ROUTES, Fleet, count, parallel, with_comm
 from harness import (UUID4_RE, decode_data_url, raw_request, raw_socket, read_image,
                      read_until_closed, send)
 from rabbit_server import RabbitServer
-from redis_server import RedisServer
+from redis_cluster import RedisCluster
 from remote_service import new_token
 
 UPLOADS = 1000
@@ -28,9 +28,9 @@ class BalancerTest(unittest.TestCase):
         cls.rabbit = RabbitServer()
         cls.addClassCleanup(cls.rabbit.close)
         cls.rabbit.start()
-        cls.redis = RedisServer()
-        cls.addClassCleanup(cls.redis.close)
-        cls.fleet = Fleet(cls.double, cls.redis.address, rabbit_url=cls.rabbit.url)
+        cls.cluster = RedisCluster(masters=3, replicas=1)
+        cls.addClassCleanup(cls.cluster.close)
+        cls.fleet = Fleet(cls.double, cls.cluster.url, rabbit_url=cls.rabbit.url)
         cls.addClassCleanup(cls.fleet.close)
         cls.lb = cls.fleet.lb
         cls.jpeg = read_image("snake.jpg")
@@ -55,15 +55,27 @@ class BalancerTest(unittest.TestCase):
         # Least connections spread the uploads over every instance.
         per_instance = [count(s, UPLOAD_ROUTES, 200) - b
                         for s, b in zip(self.fleet.instances, before)]
-        sys.stderr.write("\nuploads per instance (leastconn): %s\n" % per_instance)
+        sys.stderr.write("\nuploads per instance (leastconn): %s" % per_instance)
         self.assertEqual(sum(per_instance), UPLOADS)
         for n in per_instance:
             self.assertGreater(n, 0, per_instance)
 
-        # Every image is in the one store: its key, holding the uploaded bytes.
-        with self.redis.client() as r:
-            for image_id, data in zip(ids[::50], images[::50]):
-                self.assertEqual(r.command("GET", image_id), data)
+        # The 1000 keys are spread over the 3 masters (counted on each), each holding the
+        # uploaded bytes.
+        masters = self.cluster.masters()
+        self.assertEqual(len(masters), 3, masters)
+        on_master = {port: set(k.decode() for k in self.cluster.keys_on(port)) & set(ids)
+                     for port in masters}
+        per_master = [len(on_master[port]) for port in masters]
+        sys.stderr.write("\nthe 1000 keys per master: %s\n" % per_master)
+        self.assertEqual(sum(per_master), UPLOADS)
+        for n in per_master:
+            self.assertGreater(n, 0, per_master)
+        data_of = dict(zip(ids, images))
+        for port in masters:
+            for image_id in sorted(on_master[port])[:20]:
+                self.assertEqual(self.cluster.node(port).command("GET", image_id),
+                                 data_of[image_id])
 
         # Read back through haproxy, one at a time: the hash gives each instance its share of
         # the catalogue (with requests in flight, the bounded load could move some).

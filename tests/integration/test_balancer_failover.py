@@ -1,4 +1,5 @@
-"""An instance SIGKILLed under a mixed load through the real haproxy of deploy/haproxy.cfg: how
+"""An instance SIGKILLed under a mixed load through the real haproxy of deploy/haproxy.cfg, on a
+real Redis Cluster (3 masters, 3 replicas): how
 many requests fail, when haproxy takes the instance out, that nothing fails once it has, that
 every acknowledged upload is still there, and that the instance comes back in after a restart."""
 
@@ -13,7 +14,7 @@ import unittest
 from auth_double import AuthDouble
 from fleet import Fleet, Recorder, with_comment
 from harness import read_image
-from redis_server import RedisServer
+from redis_cluster import RedisCluster
 
 CLIENTS = 8
 VICTIM = 1  # img2
@@ -24,9 +25,9 @@ class FailoverTest(unittest.TestCase):
     def setUpClass(cls):
         cls.double = AuthDouble()
         cls.addClassCleanup(cls.double.close)
-        cls.redis = RedisServer()
-        cls.addClassCleanup(cls.redis.close)
-        cls.fleet = Fleet(cls.double, cls.redis.address, check_inter="1s")
+        cls.cluster = RedisCluster(masters=3, replicas=1)
+        cls.addClassCleanup(cls.cluster.close)
+        cls.fleet = Fleet(cls.double, cls.cluster.url, check_inter="1s")
         cls.addClassCleanup(cls.fleet.close)
         cls.lb = cls.fleet.lb
         cls.jpeg = read_image("snake.jpg")
