@@ -1,5 +1,6 @@
-"""Three imagecpp instances on one store (a Redis server or a Redis Cluster), behind the real haproxy of deploy/haproxy.cfg: the
-production picture of the README's "Scaling out", on loopback, for the integration tests.
+"""Three imagecpp instances on one store (a Redis server or a Redis Cluster), behind the real
+haproxy of deploy/haproxy.cfg: the production picture of the README's "Scaling out", on
+loopback, for the integration tests.
 
 Every instance is in remote auth mode against the one auth double, so a token is valid on all
 of them, and (when a broker is given) consumes the logout broadcast with its own queue.
