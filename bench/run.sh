@@ -508,11 +508,28 @@ for rep in $(seq "$REPS"); do
     done
     run_wrk "$RESULTS/wrk/cl-$config.catalog.c8.rep$rep.txt" 8 "$url/" "${CL_FOCUS[$config]}" \
       BENCH_PATHS_FILE="$TMP/cl-catalog.$config"
-    run_wrk "$RESULTS/wrk/cl-$config.upload.c$UPLOAD_CONNS.rep$rep.txt" "$UPLOAD_CONNS" \
-      "$url/v1/image" "${CL_FOCUS[$config]}" BENCH_BODY_FILE="$TMP/upload.json" \
-      BENCH_CONTENT_TYPE=application/json BENCH_TOKEN="$TOKEN"
   done
-  log "  cluster rep $rep done"
+  log "  cluster warm rep $rep done"
+done
+# Uploads last: each run stores hundreds of 280 KB images; the stores are emptied after each
+# (every master: its replicas follow), which also takes the warm reads' keys.
+cl_flush() {
+  rcli flushall >/dev/null
+  local port
+  for port in $(seq "$CLUSTER_BASE" $((CLUSTER_BASE + 5))); do
+    if redis-cli -p "$port" role | head -1 | grep -q master; then
+      redis-cli -p "$port" flushall >/dev/null
+    fi
+  done
+}
+for rep in $(seq "$REPS"); do
+  for config in single cluster; do
+    run_wrk "$RESULTS/wrk/cl-$config.upload.c$UPLOAD_CONNS.rep$rep.txt" "$UPLOAD_CONNS" \
+      "http://127.0.0.1:${CL_PORT[$config]}/v1/image" "${CL_FOCUS[$config]}" \
+      BENCH_BODY_FILE="$TMP/upload.json" BENCH_CONTENT_TYPE=application/json BENCH_TOKEN="$TOKEN"
+  done
+  if ((rep < REPS)); then cl_flush; fi  # the last run's keys stay for the memory figures
+  log "  cluster upload rep $rep done"
 done
 # Cold: the first read after an upload (through haproxy: uploaded by one instance, read and
 # computed by the one the id hashes to, which fetches the original from its master).
