@@ -129,7 +129,8 @@ class Table:
             self.checks.append(check)
 
     def sep(self):
-        self.rows.append(None)
+        if self.rows and self.rows[-1] is not None:  # none for a group that did not run
+            self.rows.append(None)
 
     def render(self):
         widths = [len(h) for h in self.HEAD]
