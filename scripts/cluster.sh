@@ -27,7 +27,7 @@ cd "$(dirname "$SELF")/.."
 ROOT=$PWD
 
 if [[ ${1:-} == -h || ${1:-} == --help ]]; then
-  sed -n '2,25p' "$SELF" | sed 's/^# \{0,1\}//'
+  sed -n '2,23p' "$SELF" | sed 's/^# \{0,1\}//'
   exit 0
 fi
 
