@@ -4,6 +4,7 @@ variants one request at a time, and a background loop of cold variants.
 
   client.py upload --port P --token T [--json] [--count N] FILE   ids, one a line
   client.py get --port P --out FILE [--accept A] PATH             saves a 200 body
+  client.py warm --port P --paths FILE                     GETs each path once (200 expected)
   client.py cold --port P --ids FILE --sizes 320,1200 --label L [--reference BIN --file F]
                  [--route jpeg|webp|avif|auto --accept A]
                                                   "L size service_ms [reference_ms]" a sample
@@ -70,6 +71,14 @@ def cmd_get(args):
         sys.exit("GET %s: HTTP %d %s" % (args.path, status, data[:200]))
     with open(args.out, "wb") as f:
         f.write(data)
+
+
+def cmd_warm(args):
+    conn = connect(args.port)
+    for path in read_ids(args.paths):
+        status, data = request(conn, "GET", path)
+        if status != 200:
+            sys.exit("GET %s: HTTP %d %s" % (path, status, data[:200]))
 
 
 def read_ids(path):
@@ -212,6 +221,9 @@ def main():
     get.add_argument("--out", required=True)
     get.add_argument("--accept")
     get.add_argument("path")
+    warm = sub.add_parser("warm")
+    warm.add_argument("--port", type=int, required=True)
+    warm.add_argument("--paths", required=True)
     cold = sub.add_parser("cold")
     cold.add_argument("--port", type=int, required=True)
     cold.add_argument("--ids", required=True)
@@ -232,7 +244,7 @@ def main():
     bu.add_argument("--ids", required=True)
     bu.add_argument("--clients", type=int, default=8)
     args = p.parse_args()
-    {"upload": cmd_upload, "get": cmd_get, "cold": cmd_cold, "loop": cmd_loop,
+    {"upload": cmd_upload, "get": cmd_get, "warm": cmd_warm, "cold": cmd_cold, "loop": cmd_loop,
      "burst": cmd_burst}[args.cmd](args)
 
 

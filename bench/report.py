@@ -129,7 +129,8 @@ class Table:
             self.checks.append(check)
 
     def sep(self):
-        self.rows.append(None)
+        if self.rows and self.rows[-1] is not None:  # none for a group that did not run
+            self.rows.append(None)
 
     def render(self):
         widths = [len(h) for h in self.HEAD]
@@ -391,6 +392,7 @@ def build(root):
                       "binary size", "%.3f" % ratio, target, v, check=check)
             record(scenario="redis_memory", kind=kind, photo=photo, key=what, bytes=length,
                    usage=usage, ratio=ratio)
+    build_cluster(root, meta, table, record)
     return meta, table, summary
 
 
@@ -460,6 +462,91 @@ def build_formats(root, engines, table, record):
                           "%.2f" % (med / ref) if ref else "-", "(none)", "-")
                 record(scenario="format_cold", engine=engine, route=route, size=size,
                        median_ms=med, samples=len(ms))
+
+
+CLUSTER_STORES = {"single": "1 instance, 1 Redis", "cluster": "haproxy, 3 inst, Cluster"}
+
+
+def build_cluster(root, meta, table, record):
+    """Group C: the same scenarios through haproxy on 3 instances and a Redis Cluster, and on one
+    instance with one Redis; ratio = cluster / one instance (req/s, or time for cold reads)."""
+    scenarios = [("jpeg", "C warm JPEG ?Size=320, one image", meta.get("conns", "8").split()),
+                 ("catalog", "C warm JPEG ?Size=320, %s images" % meta.get("catalog", "?"),
+                  ["8"]),
+                 ("upload", "C upload JSON data URL", [meta.get("upload_conns", "8")])]
+    started = False
+    for key, label, conns in scenarios:
+        for c in conns:
+            runs = {cfg: wrk_runs(root, "cl-%s.%s.c%s" % (cfg, key, c)) for cfg in CLUSTER_STORES}
+            if not all(runs.values()):
+                continue
+            if not started:
+                table.sep()
+                started = True
+            one = statistics.median(r["rps"] for r in runs["single"])
+            one_cpu = per_req(runs["single"]).get("cpu_us")
+            for cfg, store in CLUSTER_STORES.items():
+                m = median_run(runs[cfg])
+                med = statistics.median(r["rps"] for r in runs[cfg])
+                cpu = per_req(runs[cfg]).get("cpu_us")
+                ratio = med / one if cfg == "cluster" and one else None
+                ref = "-"
+                if cfg == "cluster":
+                    ref = "1 instance %s req/s" % fmt_rps(one)
+                    if cpu and one_cpu:
+                        ref += ", CPU/req x%.2f" % (cpu / one_cpu)
+                table.add(label, store, c, rps_cell(runs[cfg]), fmt_us(m["lat"]["p50"]),
+                          fmt_us(m["lat"]["p99"]), fmt_us(m["lat"]["max"]), cpu_cell(runs[cfg]),
+                          ref, "%.2f" % ratio if ratio else "-", "(none)",
+                          errors_note(runs[cfg]) or "-")
+                record(scenario="cluster_" + key, engine=cfg, conns=int(c), rps=med,
+                       ratio=ratio, p50_us=m["lat"]["p50"], p99_us=m["lat"]["p99"],
+                       max_us=m["lat"]["max"], per_request=per_req(runs[cfg]))
+    # Cold: the first read after an upload, one at a time.
+    cold = {}
+    for cfg in CLUSTER_STORES:
+        path = os.path.join(root, "cold", "cl-%s.txt" % cfg)
+        if not os.path.exists(path):
+            continue
+        for line in open(path):
+            parts = line.split()
+            if len(parts) == 3 and not line.startswith("BENCH_"):
+                cold.setdefault((parts[0], int(parts[1])), {}).setdefault(cfg, []).append(
+                    float(parts[2]))
+    for (photo, size), by_cfg in sorted(cold.items()):
+        if set(by_cfg) != set(CLUSTER_STORES):
+            continue
+        one = statistics.median(by_cfg["single"])
+        for cfg, store in CLUSTER_STORES.items():
+            ms = by_cfg[cfg]
+            med = statistics.median(ms)
+            ratio = med / one if cfg == "cluster" and one else None
+            table.add("C cold %s @%d" % (photo, size), store, 1,
+                      "%s (%s-%s)" % (fmt_ms(med), fmt_ms(min(ms)).replace(" ms", ""),
+                                      fmt_ms(max(ms)).replace(" ms", "")),
+                      fmt_ms(med), "-", fmt_ms(max(ms)), "-",
+                      "1 instance %s" % fmt_ms(one) if cfg == "cluster" else "-",
+                      "%.2f" % ratio if ratio else "-", "(none)", "-")
+            record(scenario="cluster_cold", engine=cfg, photo=photo, size=size, median_ms=med,
+                   ratio=ratio, samples=len(ms))
+    # Memory: peak RSS of each process; keys and used_memory of each Redis.
+    path = os.path.join(root, "rss", "cluster.txt")
+    if os.path.exists(path):
+        parts = [line.split() for line in open(path) if line.strip()]
+        groups = {}
+        for p in parts:
+            groups.setdefault(p[0], []).append([int(x) for x in p[1:] if x.isdigit()])
+        for name, rows in groups.items():
+            peak = ", ".join("%.0f" % (r[0] / 1024.0) for r in rows if r)
+            detail = "-"
+            if name.endswith(("redis", "redis-master", "redis-slave")) and all(len(r) == 3 for r in rows):
+                detail = "keys %s; used_memory %s MiB" % (
+                    ", ".join(str(r[1]) for r in rows),
+                    ", ".join("%.1f" % (r[2] / 1048576.0) for r in rows))
+            table.add("C peak RSS %s" % name, "-", len(rows), "%s MiB" % peak, "-", "-", "-",
+                      "-", detail, "-", "-", "-")
+            record(scenario="cluster_memory", process=name,
+                   peak_kib=[r[0] for r in rows if r], detail=detail)
 
 
 def errors_note(runs):

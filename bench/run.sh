@@ -7,7 +7,9 @@
 #   bench/run.sh --quick    a few seconds a scenario, once (CI: it must run, figures don't count)
 #
 # Settings (environment): BENCH_GROUPS scenario groups to run ("warm upload cold isolation
-# formats"),
+# formats"; "cluster" on request), BENCH_CATALOG ids of the cluster group's catalogue read
+# (300; quick: 30),
+# BENCH_CLUSTER_STORE (cluster, or single: the cluster group's instances on one Redis),
 # BENCH_DURATION seconds a wrk run, BENCH_REPS repetitions,
 # BENCH_CONNS connection counts of scenarios 1-3 ("8 32"; quick: "8"), BENCH_UPLOAD_CONNS (8),
 # BENCH_COLD_SAMPLES cold requests per photo and size, BENCH_ENGINES ("lmdb redis"),
@@ -190,7 +192,7 @@ wait_for() {  # description, command...
 }
 
 REDIS_PID=""
-if [[ " ${run_engines[*]} " == *" redis "* ]]; then
+if [[ " ${run_engines[*]} " == *" redis "* ]] || wanted cluster; then
   # In memory only (no RDB, no AOF), as TESTBED.md; the service's writes are in RAM, not on disk.
   redis-server --port "$PORT_REDIS" --bind 127.0.0.1 --save '' --appendonly no \
     --dir "$TMP" --logfile "$TMP/redis.log" --daemonize no &
@@ -264,9 +266,8 @@ stop_service() {  # engine group
 ours_pids() {
   local p=("$NGINX_PID") e
   if [[ -n $REDIS_PID ]]; then p+=("$REDIS_PID"); fi
-  for e in "${warm_engines[@]}"; do
-    if [[ -n ${SVC_PID[$e]:-} ]]; then p+=("${SVC_PID[$e]}"); fi
-  done
+  for e in "${!SVC_PID[@]}"; do p+=("${SVC_PID[$e]}"); done
+  if [[ -n ${CLUSTER_PID:-} ]]; then p+=("$CLUSTER_PID"); fi  # scripts/cluster.sh and its tree
   local IFS=,; echo "${p[*]}${EXTRA_PIDS:+,$EXTRA_PIDS}"
 }
 
@@ -299,6 +300,7 @@ get_to() { python3 "$BENCH/client.py" get --port "${SVC_PORT[$1]}" --out "$3" "$
   echo "mode=$MODE"
   echo "duration_s=$DURATION"; echo "reps=$REPS"; echo "conns=$CONNS"
   echo "upload_conns=$UPLOAD_CONNS"; echo "cold_samples=$COLD_SAMPLES"; echo "cold_sizes=$COLD_SIZES"
+  echo "catalog=${BENCH_CATALOG:-$((QUICK ? 30 : 300))}"
   echo "cores=$CORES"; echo "wrk_threads=$WRK_THREADS"; echo "nginx_workers=$NGINX_WORKERS"
   echo "service_threads=default: io threads = workers = cores ($CORES)"
   echo "service_args=${BENCH_SERVICE_ARGS:-}"; echo "service_env=${BENCH_SERVICE_ENV:-}"
@@ -359,13 +361,16 @@ for engine in "${warm_engines[@]}"; do stop_service "$engine" warm; done
 fi
 
 # ---------------------------------------------------------------- 4: uploads
-if wanted upload; then
-log "group upload: scenario 4 (JSON data URL of the 280 KB JPEG)"
-python3 - "$IMG/photo_1600.jpg" "$TMP/upload.json" <<'EOF'
+upload_body() {  # $TMP/upload.json: the 280 KB JPEG as a JSON data URL
+  python3 - "$IMG/photo_1600.jpg" "$TMP/upload.json" <<'EOF'
 import base64, json, sys
 raw = open(sys.argv[1], "rb").read()
 open(sys.argv[2], "w").write(json.dumps({"image": "data:image/jpeg;base64," + base64.b64encode(raw).decode()}))
 EOF
+}
+if wanted upload; then
+log "group upload: scenario 4 (JSON data URL of the 280 KB JPEG)"
+upload_body
 for engine in "${run_engines[@]}"; do start_service "$engine" upload; done
 PHOTO_BYTES=$(stat -c %s "$IMG/photo_1600.jpg")
 for rep in $(seq "$REPS"); do
@@ -518,6 +523,114 @@ for rep in $(seq "$REPS"); do
   log "  formats rep $rep done"
 done
 for engine in "${run_engines[@]}"; do stop_service "$engine" formats; done
+fi
+
+# ---------------------------------------------------------------- C: the cluster
+# Warm, cold and upload through haproxy (deploy/haproxy.cfg) in front of 3 instances on a Redis
+# Cluster (3 masters, 3 replicas), all started by scripts/cluster.sh, against the same scenarios
+# on one instance on one Redis, alternately: the price of the balancer and the cluster hop.
+# CPU/req is the CPU of every server-side process per request: the instance and its Redis for
+# the one, haproxy, the 3 instances and the 6 Redis nodes for the other.
+if wanted cluster; then
+log "group cluster: through haproxy on 3 instances and a Redis Cluster, against one instance on one Redis"
+CATALOG=${BENCH_CATALOG:-$((QUICK ? 30 : 300))}
+CLUSTER_BASE=$((${BENCH_PORT_BASE:-18400} + 100))
+CLUSTER_READY=$TMP/cluster.ready
+# shellcheck disable=SC2086
+env ${BENCH_SERVICE_ENV:-} CLUSTER_PORT=$((CLUSTER_BASE + 40)) CLUSTER_PORT_BASE=$CLUSTER_BASE \
+  CLUSTER_DIR="$TMP/cluster" CLUSTER_BIN="$SERVICE_BIN" CLUSTER_RABBIT=off \
+  CLUSTER_STORE="${BENCH_CLUSTER_STORE:-cluster}" CLUSTER_READY_FILE="$CLUSTER_READY" \
+  IMAGE_AUTH_MODE= IMAGE_TOKENS_FILE="$TMP/tokens.txt" \
+  "$ROOT/scripts/cluster.sh" ${BENCH_SERVICE_ARGS:-} >"$RESULTS/logs/cluster.log" 2>&1 &
+CLUSTER_PID=$!; PIDS+=("$CLUSTER_PID")
+for _ in $(seq 1800); do
+  [[ -s $CLUSTER_READY ]] && break
+  kill -0 "$CLUSTER_PID" 2>/dev/null || { cat "$RESULTS/logs/cluster.log" >&2; die "scripts/cluster.sh failed"; }
+  sleep 0.1
+done
+[[ -s $CLUSTER_READY ]] || die "scripts/cluster.sh did not get ready (see $RESULTS/logs/cluster.log)"
+CLUSTER_PORT=$(head -1 "$CLUSTER_READY" | sed 's/.*://')
+start_service redis cluster
+declare -A CL_PORT=([single]=${SVC_PORT[redis]} [cluster]=$CLUSTER_PORT)
+declare -A CL_FOCUS=([single]="${SVC_PID[redis]},$REDIS_PID" [cluster]=$CLUSTER_PID)
+cl_upload() {  # config file count [--json]
+  python3 "$BENCH/client.py" upload --port "${CL_PORT[$1]}" --token "$TOKEN" --count "$3" \
+    ${4:-} "$2"
+}
+upload_body
+for config in single cluster; do
+  # One warm image (scenario 1 through the balancer), and a catalogue of distinct ids read in
+  # turn: through haproxy each instance caches the share the hash gives it.
+  id=$(cl_upload "$config" "$IMG/photo_1600.jpg" 1 --json)
+  echo "/v1/image/$id/jpeg?Size=320" >"$TMP/cl-one.$config"
+  cl_upload "$config" "$IMG/photo_1600.jpg" "$CATALOG" |
+    sed 's|.*|/v1/image/&/jpeg?Size=320|' >"$TMP/cl-catalog.$config"
+  python3 "$BENCH/client.py" warm --port "${CL_PORT[$config]}" --paths "$TMP/cl-one.$config"
+  python3 "$BENCH/client.py" warm --port "${CL_PORT[$config]}" --paths "$TMP/cl-catalog.$config"
+done
+for rep in $(seq "$REPS"); do
+  for config in single cluster; do
+    url="http://127.0.0.1:${CL_PORT[$config]}"
+    for conns in $CONNS; do
+      run_wrk "$RESULTS/wrk/cl-$config.jpeg.c$conns.rep$rep.txt" "$conns" \
+        "$url$(cat "$TMP/cl-one.$config")" "${CL_FOCUS[$config]}"
+    done
+    run_wrk "$RESULTS/wrk/cl-$config.catalog.c8.rep$rep.txt" 8 "$url/" "${CL_FOCUS[$config]}" \
+      BENCH_PATHS_FILE="$TMP/cl-catalog.$config"
+  done
+  log "  cluster warm rep $rep done"
+done
+# Uploads last: each run stores hundreds of 280 KB images; the stores are emptied after each
+# (every master: its replicas follow), which also takes the warm reads' keys.
+cl_flush() {
+  rcli flushall >/dev/null
+  local port
+  for port in $(seq "$CLUSTER_BASE" $((CLUSTER_BASE + 5))); do
+    if redis-cli -p "$port" role | head -1 | grep -q master; then
+      redis-cli -p "$port" flushall >/dev/null
+    fi
+  done
+}
+for rep in $(seq "$REPS"); do
+  for config in single cluster; do
+    run_wrk "$RESULTS/wrk/cl-$config.upload.c$UPLOAD_CONNS.rep$rep.txt" "$UPLOAD_CONNS" \
+      "http://127.0.0.1:${CL_PORT[$config]}/v1/image" "${CL_FOCUS[$config]}" \
+      BENCH_BODY_FILE="$TMP/upload.json" BENCH_CONTENT_TYPE=application/json BENCH_TOKEN="$TOKEN"
+  done
+  if ((rep < REPS)); then cl_flush; fi  # the last run's keys stay for the memory figures
+  log "  cluster upload rep $rep done"
+done
+# Cold: the first read after an upload (through haproxy: uploaded by one instance, read and
+# computed by the one the id hashes to, which fetches the original from its master).
+for config in single cluster; do
+  : >"$RESULTS/cold/cl-$config.txt"
+  cl_upload "$config" "$IMG/photo_1600.jpg" $((COLD_SAMPLES + 1)) >"$TMP/cl-cold.$config"
+  measured "$TMP/cold.out" python3 "$BENCH/client.py" cold --port "${CL_PORT[$config]}" \
+    --ids "$TMP/cl-cold.$config" --sizes "$COLD_SIZES" --label photo_1600.jpg
+  cat "$TMP/cold.out" >>"$RESULTS/cold/cl-$config.txt"
+done
+# Memory: peak RSS of every process, and what each Redis holds (keys, used_memory).
+{
+  echo "single-instance $(awk '/^VmHWM/ {print $2}' "/proc/${SVC_PID[redis]}/status")"
+  echo "single-redis $(awk '/^VmHWM/ {print $2}' "/proc/$REDIS_PID/status") $(rcli dbsize) $(rcli info memory | awk -F: '/^used_memory:/ {print $2}' | tr -d '\r')"
+  mapfile -t cl_pids < <(tail -n +2 "$CLUSTER_READY")
+  for pid in "${cl_pids[@]}"; do
+    comm=$(cat "/proc/$pid/comm" 2>/dev/null) || continue
+    args=$(tr '\0' ' ' <"/proc/$pid/cmdline")
+    kb=$(awk '/^VmHWM/ {print $2}' "/proc/$pid/status")
+    case $comm in
+      redis-server)
+        port=$(grep -oE '127\.0\.0\.1:[0-9]+' <<<"$args" | head -1 | cut -d: -f2)  # its title
+        role=$(redis-cli -p "$port" info replication | awk -F: '/^role:/ {print $2}' | tr -d '\r')
+        echo "cluster-redis-$role $kb $(redis-cli -p "$port" dbsize) $(redis-cli -p "$port" info memory | awk -F: '/^used_memory:/ {print $2}' | tr -d '\r')"
+        ;;
+      haproxy) echo "cluster-haproxy $kb" ;;
+      imagecpp) echo "cluster-instance $kb" ;;
+    esac
+  done
+} >"$RESULTS/rss/cluster.txt"
+stop_service redis cluster
+kill -TERM "$CLUSTER_PID"; wait "$CLUSTER_PID" || true; CLUSTER_PID=""
 fi
 
 echo "loadavg_end=$(cut -d' ' -f1-3 /proc/loadavg)" >>"$RESULTS/meta.txt"

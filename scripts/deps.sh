@@ -16,7 +16,7 @@ build_pkgs=(
 )
 test_pkgs=(
   libgtest-dev libgmock-dev curl python3
-  redis-server rabbitmq-server amqp-tools
+  redis-server rabbitmq-server amqp-tools haproxy
   openssl
   clang libclang-rt-14-dev
   libsixel-examples libsdl2-image-tests

@@ -3,6 +3,7 @@
 --   BENCH_CONTENT_TYPE   Content-Type of that body
 --   BENCH_TOKEN          sent as "Authorization: Bearer <token>"
 --   BENCH_ACCEPT         sent as the Accept header (the negotiated route's scenarios)
+--   BENCH_PATHS_FILE     GET these paths (one a line) in turn instead of the URL's path
 -- At the end it prints one line "BENCH_JSON {...}" with exact figures (latencies in
 -- microseconds) that bench/report.py reads; wrk's own --latency text stays above it.
 local body_file = os.getenv("BENCH_BODY_FILE")
@@ -21,6 +22,27 @@ end
 local accept = os.getenv("BENCH_ACCEPT")
 if accept and accept ~= "" then
   wrk.headers["Accept"] = accept
+end
+
+local paths_file = os.getenv("BENCH_PATHS_FILE")
+if paths_file and paths_file ~= "" then
+  local paths = {}
+  for line in io.lines(paths_file) do
+    if line ~= "" then paths[#paths + 1] = line end
+  end
+  assert(#paths > 0, "no paths in " .. paths_file)
+  local i
+  request = function()
+    -- Threads start apart in the list (`first`, set by setup), then read it in turn.
+    i = ((i or (first or 0) * 7919) % #paths) + 1
+    return wrk.format(nil, paths[i])
+  end
+end
+
+local threads = 0
+function setup(thread)
+  thread:set("first", threads)
+  threads = threads + 1
 end
 
 function done(summary, latency, requests)
