@@ -20,6 +20,7 @@ struct NodeAddress {
   std::string host;  // as the cluster announces it: an IP address or a name
   std::uint16_t port = 0;
 
+  // NOLINTNEXTLINE(modernize-use-nullptr): clang-tidy 14 flags the defaulted <=> itself
   auto operator<=>(const NodeAddress&) const = default;
   // "host:port" (IPv6 in brackets), for logs.
   std::string text() const;
