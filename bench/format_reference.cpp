@@ -15,6 +15,9 @@
 // the mean over the window-valid region and over the R, G, B bands): Debian 12's
 // python3-skimage cannot be installed beside libboost1.81-dev (python3-scipy needs
 // python3-pythran, which needs libboost1.74-dev).
+#include <spdlog/sinks/stdout_sinks.h>
+#include <spdlog/spdlog.h>
+
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
@@ -104,6 +107,9 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "usage: %s FILE BOX OUTDIR ITERATIONS SPEC...\n", argv[0]);
     return 2;
   }
+  // Library warnings go through spdlog (image/glib_log): to stderr here, since stdout is the
+  // rows bench/formats.py parses.
+  spdlog::set_default_logger(spdlog::stderr_logger_mt("format_reference"));
   imagecpp::image::init_vips(argv[0]);
   try {
     const std::string original = slurp(argv[1]);
