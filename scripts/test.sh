@@ -75,9 +75,7 @@ if ((!FAST)); then
   # stress tests of each. Not the domain's stress test: it renders images from many loops, slow
   # under TSan (it runs in stage 1). No test here has a render deadline or a wall-time bound: the
   # image workers are niced, and a busy machine starves them (the TSan stage once took 24 s).
-  # The Redis Cluster client's tests against live nodes are not here yet: they landed without a
-  # TSan run (session 5), and go in once they have had one.
-  ./build/tsan/tests/unit_tests --gtest_brief=1 --gtest_filter='*InflightBudget*:*BytesCache*:*SingleFlight*:*WorkerPool*:*Gate*:*TokenCache*:*CachingVerifier*:*RemoteVerifier*:*Redis*:*Lmdb*:*ImageService*:*LogoutConsumer*:-*ImageServiceStress*:*RedisClusterTwoNodes*:*RedisClusterClient*'
+  ./build/tsan/tests/unit_tests --gtest_brief=1 --gtest_filter='*InflightBudget*:*BytesCache*:*SingleFlight*:*WorkerPool*:*Gate*:*TokenCache*:*CachingVerifier*:*RemoteVerifier*:*Redis*:*Lmdb*:*ImageService*:*LogoutConsumer*:-*ImageServiceStress*'
 
   stage "3/4 fuzzing: ${FUZZ_SECONDS}s per target"
   CC=clang CXX=clang++ configure_and_build build/fuzz -DCMAKE_BUILD_TYPE=Release \
