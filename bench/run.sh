@@ -193,7 +193,7 @@ wait_for() {  # description, command...
 
 REDIS_PID=""
 if [[ " ${run_engines[*]} " == *" redis "* ]] || wanted cluster; then
-  # In memory only (no RDB, no AOF), as TESTBED.md; the service's writes are in RAM, not on disk.
+  # In memory only (no RDB, no AOF); the service's writes are in RAM, not on disk.
   redis-server --port "$PORT_REDIS" --bind 127.0.0.1 --save '' --appendonly no \
     --dir "$TMP" --logfile "$TMP/redis.log" --daemonize no &
   REDIS_PID=$!; PIDS+=("$REDIS_PID")

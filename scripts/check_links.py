@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
 """Every link in the repository's Markdown (README.md, docs/*.md) resolves inside it: a relative
 path names a file or folder of the repository, an anchor names a heading of its file. Links to
-outside the repository (http..., ../ past its root) fail: the repository stands alone.
+outside the repository (http...) fail: the repository stands alone. A link that climbs out of its
+file's folder (../) fails too: a reader of one page may have that folder only; name the file.
 Exit 1 with one line per broken link."""
 import pathlib
 import re
@@ -30,6 +31,9 @@ def check(path):
         where = f"{path.relative_to(ROOT)}: ({target})"
         if re.match(r"[a-z][a-z0-9+.-]*:", target):
             problems.append(f"{where} leaves the repository")
+            continue
+        if target.startswith("../") or "/../" in target:
+            problems.append(f"{where} climbs out of its folder")
             continue
         file_part, _, anchor = target.partition("#")
         resolved = (path.parent / file_part).resolve() if file_part else path

@@ -104,7 +104,7 @@ RABBIT_VARS=(HOME="$DIR/rabbit" RABBITMQ_NODENAME=imagecpp@localhost
   RABBITMQ_PID_FILE="$DIR/rabbit/rabbit.pid" RABBITMQ_CONFIG_FILE="$DIR/rabbit/rabbitmq.conf"
   RABBITMQ_ENABLED_PLUGINS_FILE="$DIR/rabbit/enabled_plugins"
   RABBITMQ_CONF_ENV_FILE="$DIR/rabbit/rabbitmq-env.conf"
-  # Else the distribution port binds 0.0.0.0 (TESTBED.md).
+  # Else Erlang's distribution port binds every interface, not loopback only.
   RABBITMQ_SERVER_ADDITIONAL_ERL_ARGS="-kernel inet_dist_use_interface {127,0,0,1}"
   RABBITMQ_CTL_ERL_ARGS="-kernel inet_dist_use_interface {127,0,0,1}")
 rabbitmqctl() { env "${RABBIT_VARS[@]}" /usr/lib/rabbitmq/bin/rabbitmqctl -n imagecpp@localhost "$@"; }

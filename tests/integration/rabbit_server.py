@@ -1,6 +1,7 @@
 """A real RabbitMQ node for the integration tests: own HOME (Erlang cookie), node name, data
 directory and loopback ports below 32768, no systemd; start, stop, kill, restart; publish with
-amqp-publish (Debian amqp-tools). See /work/shared/TESTBED.md, "RabbitMQ as root".
+amqp-publish (Debian amqp-tools). As root and without systemd, the node needs its own HOME
+(rabbitmqctl and the server must share one Erlang cookie) and explicit loopback addresses.
 
 Run as a program, it serves the C++ unit tests (tests/unit/rabbit_process.hpp): it starts a node,
 prints "PORT <n>", then obeys one command per line on stdin, answering "OK" or "ERR <why>" on
