@@ -49,8 +49,8 @@ def spec(fmt, setting):
     return "%s:%s" % (fmt, setting)
 
 
-def run_table(args, photos):
-    specs = [spec("jpeg", args.jpeg), spec("webp", args.webp), spec("avif", args.avif)]
+def measure_all(args, photos, specs, tag):
+    """Every photo at every size in every spec; each row printed as it comes, tagged."""
     rows = []
     for photo in photos:
         for size in args.sizes:
@@ -58,7 +58,13 @@ def run_table(args, photos):
                                args.iterations):
                 row.update(photo=photo, size=size)
                 rows.append(row)
-                print("FORMATS_ROW " + json.dumps(row), flush=True)
+                print(tag + " " + json.dumps(row), flush=True)
+    return rows
+
+
+def run_table(args, photos):
+    specs = [spec("jpeg", args.jpeg), spec("webp", args.webp), spec("avif", args.avif)]
+    rows = measure_all(args, photos, specs, "FORMATS_ROW")
     print()
     print("%-26s %5s %-6s %-9s %9s %7s %8s %10s %10s" % ("photo", "size", "format", "setting",
                                                           "bytes", "vs JPEG", "SSIM", "encode ms",
@@ -93,14 +99,7 @@ def run_sweep(args, photos):
     specs = [spec("jpeg", jpeg_q)]
     specs += [spec("webp", "%d:%d" % (q, webp_default_effort)) for q in range(60, 96, 5)]
     specs += [spec("avif", "%d:%d" % (q, avif_default_effort)) for q in range(40, 81, 5)]
-    rows = []
-    for photo in photos:
-        for size in args.sizes:
-            for row in measure(args.bin, os.path.join(args.images, photo), size, specs,
-                               args.iterations):
-                row.update(photo=photo, size=size)
-                rows.append(row)
-                print("SWEEP_ROW " + json.dumps(row), flush=True)
+    rows = measure_all(args, photos, specs, "SWEEP_ROW")
     jpeg_rows = {(r["photo"], r["size"]): r for r in rows if r["format"] == "jpeg"}
     target = statistics.mean(r["ssim"] for r in jpeg_rows.values())
     print("\nJPEG Q%d: mean SSIM %.4f over %d photo-sizes\n" % (jpeg_q, target, len(jpeg_rows)))

@@ -23,7 +23,7 @@ import subprocess
 import tempfile
 import time
 
-from redis_server import Resp, RespError
+from redis_server import Resp, RespError, answers
 
 CLUSTER_BUS_OFFSET = 10000
 
@@ -98,12 +98,7 @@ class ClusterNode:
                                      stderr=subprocess.DEVNULL, preexec_fn=_die_with_parent)
 
     def answers(self):
-        try:
-            with socket.create_connection(("127.0.0.1", self.port), timeout=1) as s:
-                s.sendall(b"PING\r\n")
-                return s.recv(1)[:1] in (b"+", b"-")
-        except OSError:
-            return False
+        return answers(self.port)
 
     def running(self):
         return self.proc is not None and self.proc.poll() is None

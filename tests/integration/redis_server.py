@@ -16,6 +16,16 @@ import unittest
 from harness import Service, ServiceTestCase, free_port
 
 
+def answers(port):
+    """Whether a redis-server answers on the loopback port: PONG, or NOAUTH with a password."""
+    try:
+        with socket.create_connection(("127.0.0.1", port), timeout=1) as s:
+            s.sendall(b"PING\r\n")
+            return s.recv(1)[:1] in (b"+", b"-")
+    except OSError:
+        return False
+
+
 class RedisServer:
 
     def __init__(self, *extra_args):
@@ -38,13 +48,8 @@ class RedisServer:
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
                 raise RuntimeError("redis-server exited with %r" % self.proc.returncode)
-            try:
-                with socket.create_connection(("127.0.0.1", self.port), timeout=1) as s:
-                    s.sendall(b"PING\r\n")
-                    if s.recv(1)[:1] in (b"+", b"-"):  # PONG, or NOAUTH with a password
-                        return
-            except OSError:
-                pass
+            if answers(self.port):
+                return
             time.sleep(0.02)
         raise RuntimeError("redis-server did not answer on port %d" % self.port)
 
