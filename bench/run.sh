@@ -57,7 +57,7 @@ log() { printf '[bench %s] %s\n' "$(date +%H:%M:%S)" "$*" >&2; }
 die() { log "error: $*"; exit 1; }
 
 # ---------------------------------------------------------------- packages and build
-need=(wrk nginx redis-server redis-tools libvips-tools mate-backgrounds curl python3)
+need=(wrk nginx redis-server redis-tools libvips-tools mate-backgrounds curl python3 prometheus-cpp-dev)
 ./scripts/deps.sh "${need[@]}"  # and the service's build dependencies
 
 BUILD=$ROOT/build/bench

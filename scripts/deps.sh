@@ -23,6 +23,7 @@ test_pkgs=(
   chromium chromium-driver python3-selenium
   libvips-tools
   clang-format clang-tidy
+  prometheus-cpp-dev  # the benchmark's metrics reference (bench/metrics_reference.cpp)
 )
 # Only scripts/image.sh and its test stage: a root filesystem from Debian's packages, made into an
 # image without running a container; podman and docker (its daemon runs containers here, podman

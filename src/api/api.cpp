@@ -1,5 +1,6 @@
 #include "api/api.hpp"
 
+#include <fmt/format.h>
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
@@ -145,11 +146,17 @@ BodyKind body_kind(const http::Request& r) {
 // can never match another.
 std::string etag_of(const std::string& id, std::optional<int> size, bool json,
                     std::optional<image::Format> format) {
-  std::string tag = "\"" + id + "-" + (size ? std::to_string(*size) : "o");
-  if (!format) return tag + "-json\"";  // the JSON route's own, as it always was
-  tag += "-";
-  tag += image::name(*format);
-  return tag + (json ? "-json\"" : "\"");
+  std::string tag;
+  tag.reserve(id.size() + 24);  // one allocation: it is built on every read
+  tag.append("\"").append(id).append("-");
+  if (size) {
+    fmt::format_to(std::back_inserter(tag), "{}", *size);
+  } else {
+    tag += 'o';
+  }
+  if (!format) return tag.append("-json\"");  // the JSON route's own, as it always was
+  tag.append("-").append(image::name(*format));
+  return tag.append(json ? "-json\"" : "\"");
 }
 
 // The format a negotiated read answers. Every Accept field counts, as one list (RFC 9110 5.3);

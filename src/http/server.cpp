@@ -31,7 +31,7 @@ namespace asio = boost::asio;
 namespace beast = boost::beast;
 namespace bhttp = boost::beast::http;
 using tcp = asio::ip::tcp;
-using RequestParser = bhttp::request_parser<bhttp::string_body>;
+using RequestParser = bhttp::request_parser<bhttp::string_body, FieldsAllocator>;
 
 namespace {
 
@@ -76,7 +76,7 @@ struct Server::State : std::enable_shared_from_this<Server::State> {
                                   std::chrono::steady_clock::time_point start);
   asio::awaitable<beast::error_code> write(Connection& c, Response& response);
   asio::awaitable<beast::error_code> write_at_min_rate(
-      Connection& c, bhttp::response_serializer<SharedBody>& serializer);
+      Connection& c, bhttp::response_serializer<SharedBody, Fields>& serializer);
   Response unavailable(unsigned version) const;
   asio::awaitable<void> send(Connection& c, Response response, std::string_view method,
                              std::string_view target, const Exchange& exchange,
@@ -344,7 +344,7 @@ asio::awaitable<bool> Server::State::read_body(Connection& c, beast::flat_buffer
   const unsigned version = parser.get().version();
   beast::error_code ec;
   if (ascii::iequals(parser.get()[bhttp::field::expect], "100-continue")) {
-    bhttp::response<bhttp::empty_body> go_on{bhttp::status::continue_, version};
+    bhttp::response<bhttp::empty_body, Fields> go_on{bhttp::status::continue_, version};
     co_await bhttp::async_write(c.stream, go_on, asio::redirect_error(asio::use_awaitable, ec));
     if (ec) co_return false;
   }
@@ -376,7 +376,7 @@ Response Server::State::unavailable(unsigned version) const {
 // Writes what the socket takes at once (a whole small answer, usually), then the rest, if any,
 // asynchronously, at no less than the minimum rate.
 asio::awaitable<beast::error_code> Server::State::write(Connection& c, Response& response) {
-  bhttp::response_serializer<SharedBody> serializer(response);
+  bhttp::response_serializer<SharedBody, Fields> serializer(response);
   beast::error_code ec;
   while (!ec && !serializer.is_done()) bhttp::write_some(c.stream.socket(), serializer, ec);
   if (ec != asio::error::would_block) co_return ec;
@@ -387,7 +387,7 @@ asio::awaitable<beast::error_code> Server::State::write(Connection& c, Response&
 // cut: what it makes the server hold is bounded in time by its own pace, not by a fixed timeout
 // whatever the answer's size.
 asio::awaitable<beast::error_code> Server::State::write_at_min_rate(
-    Connection& c, bhttp::response_serializer<SharedBody>& serializer) {
+    Connection& c, bhttp::response_serializer<SharedBody, Fields>& serializer) {
   using Clock = std::chrono::steady_clock;
   beast::error_code ec;
   // A cut is an abort (RST): the kernel drops what the client did not take instead of holding
