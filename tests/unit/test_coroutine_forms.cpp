@@ -6,9 +6,11 @@
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/strand.hpp>
 #include <boost/asio/this_coro.hpp>
+#include <boost/asio/thread_pool.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <utility>
 
+#include "core/offload.hpp"
 #include "run_awaitable.hpp"
 
 namespace asio = boost::asio;
@@ -92,5 +94,20 @@ TEST(CoroutineForms, LambdaTemporaryCoSpawnedFromPlainCode) {
     const Tracked t(counts);
     EXPECT_EQ(run_awaitable([t]() -> asio::awaitable<int> { co_return t.value(); }), 42);
   }
+  ExpectBalanced(counts);
+}
+
+// core/offload.hpp (store/lmdb_store.cpp, api/api.cpp): a named job with owning captures moved
+// into run_on inside co_await; run_on's initiation is a lambda temporary without captures.
+TEST(CoroutineForms, NamedJobMovedIntoRunOnInsideCoAwait) {
+  Counts counts;
+  asio::thread_pool pool(1);
+  const int result = run_awaitable([&]() -> asio::awaitable<int> {
+    Tracked t(counts);
+    auto job = [t] { return t.value(); };
+    co_return co_await imagecpp::run_on(pool.get_executor(), std::move(job));
+  });
+  EXPECT_EQ(result, 42);
+  pool.join();
   ExpectBalanced(counts);
 }
