@@ -13,8 +13,12 @@ struct MDB_env;  // from <lmdb.h>, kept out of this header
 
 namespace imagecpp::store {
 
-// The largest value a get copies out of the map on the calling (network) thread. MEASURED
-inline constexpr std::size_t kInlineCopyBytes = std::size_t{256} << 10;
+// The largest value a get copies out of the map on the calling (network) thread. Measured with
+// bench/offthread_reference (Release, warm map, the service's malloc settings): a copy-out of
+// 512 KiB costs 13-15 us, of 1 MiB 370-450 us (from 1 MiB a buffer is mapped: page faults), of
+// 5 MiB milliseconds; a hand-off to a pool and back 3-6 us (17 us on a machine at load 40). At
+// most about 3 hand-offs' worth stays inline; from 1 MiB the copy is 20-80 of them.
+inline constexpr std::size_t kInlineCopyBytes = std::size_t{512} << 10;
 
 struct LmdbConfig {
   std::filesystem::path dir = "data";  // created if missing

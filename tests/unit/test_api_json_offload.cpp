@@ -3,6 +3,7 @@
 // The real Api over the real image service and LMDB store, called as the server calls it.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <atomic>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
@@ -78,7 +79,8 @@ class ApiJsonOffload : public ::testing::Test {
   WorkerPool workers_{1, 4};
   BytesCache cache_{std::size_t{64} << 20};
   image::ImageService images_{store_, workers_, cache_, image::ServiceSettings{}};
-  auth::StaticVerifier verifier_{{auth::Credential{.token = "t", .user = {.id = "u"}}}};
+  auth::StaticVerifier verifier_{
+      std::vector<auth::Credential>{{.token = "t", .user = {.id = "u", .name = "u"}}}};
   metrics::Registry registry_;
   test::HeldPool offload_;
   api::Api api_{api::ApiSettings{.offload = offload_.executor()},

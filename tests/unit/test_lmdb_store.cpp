@@ -329,7 +329,8 @@ TEST_F(LmdbStoreTest, ManyReadersOfOneLargeValueAtOnceOnManyLoops) {
   for (int i = 0; i < kWriters; ++i) {
     auto writer = [&store, &written, i]() -> boost::asio::awaitable<void> {
       co_await store.put("other-" + std::to_string(i),
-                         share(random_bytes(imagecpp::store::kInlineCopyBytes * 2, 10 + i)));
+                         share(random_bytes(imagecpp::store::kInlineCopyBytes * 2,
+                                            10u + static_cast<unsigned>(i))));
       written.fetch_add(1);
     };
     boost::asio::co_spawn(loops[static_cast<std::size_t>(i)], std::move(writer),
