@@ -11,6 +11,7 @@
 #include <string>
 #include <thread>
 
+#include "core/bytes.hpp"
 #include "core/error.hpp"
 #include "core/offload.hpp"
 #include "stress_support.hpp"
