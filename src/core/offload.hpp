@@ -10,6 +10,7 @@
 #include <boost/asio/post.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <exception>
+#include <optional>
 #include <type_traits>
 #include <utility>
 
@@ -33,21 +34,21 @@ boost::asio::awaitable<std::invoke_result_t<Job&>> run_on(boost::asio::any_io_ex
                                      void(std::exception_ptr, Result)>(
       [](auto handler, boost::asio::any_io_executor pool, Job work) {
         boost::asio::any_io_executor resume = boost::asio::get_associated_executor(handler);
-        boost::asio::post(pool, [handler = std::move(handler), work = std::move(work),
-                                 resume = std::move(resume)]() mutable {
-          std::exception_ptr error;
-          Result value{};
-          {
-            // Destroyed here, before the caller resumes: the pool thread keeps nothing of it.
-            Job done = std::move(work);
-            try {
-              value = done();
-            } catch (...) {
-              error = std::current_exception();
-            }
-          }
-          hand_back(resume, std::move(handler), std::move(error), std::move(value));
-        });
+        // The job lives in an optional so that it is destroyed before the caller resumes: the
+        // pool thread keeps nothing of it (not even a moved-from shell) past the hand-back.
+        boost::asio::post(
+            pool, [handler = std::move(handler), job = std::optional<Job>(std::move(work)),
+                   resume = std::move(resume)]() mutable {
+              std::exception_ptr error;
+              Result value{};
+              try {
+                value = (*job)();
+              } catch (...) {
+                error = std::current_exception();
+              }
+              job.reset();
+              hand_back(resume, std::move(handler), std::move(error), std::move(value));
+            });
       },
       boost::asio::use_awaitable, std::move(executor), std::move(job));
 }
