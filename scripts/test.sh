@@ -75,7 +75,7 @@ if ((!FAST)); then
   # stress tests of each. Not the domain's stress test: it renders images from many loops, slow
   # under TSan (it runs in stage 1). No test here has a render deadline or a wall-time bound: the
   # image workers are niced, and a busy machine starves them (the TSan stage once took 24 s).
-  ./build/tsan/tests/unit_tests --gtest_brief=1 --gtest_filter='*RequestTable*:*InflightBudget*:*BytesCache*:*SingleFlight*:*WorkerPool*:*Gate*:*TokenCache*:*CachingVerifier*:*RemoteVerifier*:*Redis*:*Lmdb*:*ImageService*:*LogoutConsumer*:-*ImageServiceStress*'
+  ./build/tsan/tests/unit_tests --gtest_brief=1 --gtest_filter='*RequestTable*:*InflightBudget*:*BytesCache*:*SingleFlight*:*WorkerPool*:*Gate*:*TokenCache*:*CachingVerifier*:*RemoteVerifier*:*Redis*:*Lmdb*:*ImageService*:*LogoutConsumer*:*Offload*:-*ImageServiceStress*'
 
   stage "3/4 fuzzing: ${FUZZ_SECONDS}s per target"
   CC=clang CXX=clang++ configure_and_build build/fuzz -DCMAKE_BUILD_TYPE=Release \

@@ -218,7 +218,9 @@ int run(const config::Config& c, const char* argv0) {
   Auth auth = make_auth(c);
   const auto logouts = make_logout_consumer(c, auth);
 
-  boost::asio::thread_pool blocking(2);  // store writes: fsync must not hold a network thread
+  // Store writes (fsync) and the copies and encodings of large images: none may hold a network
+  // thread.
+  boost::asio::thread_pool blocking(2);
   auto [store_engine, store_label] = make_store(c, blocking.get_executor());
   store::Store& store = *store_engine;
   WorkerPool workers(c.effective_workers(), c.queue_limit);
@@ -246,7 +248,8 @@ int run(const config::Config& c, const char* argv0) {
                                 .private_reads = c.private_reads,
                                 .cors_origins = c.cors_origins,
                                 .broker_connected = std::move(broker_connected),
-                                .max_avif_pixels = c.avif_max_pixels},
+                                .max_avif_pixels = c.avif_max_pixels,
+                                .offload = blocking.get_executor()},
                images, cache, auth.verifier(), store, registry);
 
   http::Server server(

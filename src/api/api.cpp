@@ -18,7 +18,7 @@
 #include "api/size.hpp"
 #include "auth/bearer.hpp"
 #include "core/ascii.hpp"
-#include "core/base64.hpp"
+#include "core/offload.hpp"
 #include "core/uuid.hpp"
 #include "log/escape.hpp"
 
@@ -106,17 +106,6 @@ std::string allowed_sizes_message(const std::vector<int>& sizes) {
     message += (i == 0 ? " " : ", ") + std::to_string(sizes[i]);
   }
   return message;
-}
-
-std::string image_json(std::string_view id, const image::Image& image) {
-  const std::string_view mime = image::mime_type(image.format);
-  std::string body;
-  body.reserve(40 + id.size() + mime.size() + base64::encoded_size(image.bytes->size()));
-  body.append(R"({"id":")").append(id).append(R"(","image":"data:)").append(mime);
-  body.append(";base64,");
-  base64::encode_append(*image.bytes, body);
-  body.append("\"}");
-  return body;
 }
 
 std::string media_type(std::string_view content_type) {
@@ -430,7 +419,15 @@ awaitable<SharedBytes> Api::encode_json(const std::string& id, std::optional<int
                                         std::optional<image::Format> format,
                                         const std::string& etag) {
   const image::Image image = co_await load(id, size, format);
-  SharedBytes body = share(image_json(id, image));
+  SharedBytes body;
+  if (!settings_.offload || image.bytes->size() <= settings_.inline_json_bytes) {
+    body = share(image_json(id, image));
+  } else {
+    // Milliseconds of base64 for a large original: on the pool, the network thread meanwhile
+    // serves its other connections. Still inside the single flight: one encoding per tag.
+    auto encode = [&id, &image] { return share(image_json(id, image)); };
+    body = co_await run_on(settings_.offload, std::move(encode));
+  }
   cache_.put(etag, body);
   co_return body;
 }

@@ -1,10 +1,13 @@
 #pragma once
 // The HTTP application: routes a request, applies auth, CORS, correlation ids and caching
 // headers, calls the image domain, and turns every outcome into the contract's answer.
+#include <boost/asio/any_io_executor.hpp>
+#include <cstddef>
 #include <functional>
 #include <string>
 #include <vector>
 
+#include "api/image_json.hpp"
 #include "auth/verifier.hpp"
 #include "core/bytes_cache.hpp"
 #include "core/error.hpp"
@@ -25,6 +28,10 @@ struct ApiSettings {
   std::function<bool()> broker_connected{};
   // AVIF is negotiated only for a Size whose box fits this many pixels (the domain's limit).
   std::uint64_t max_avif_pixels = 4'000'000;
+  // Where the JSON answer of an image over `inline_json_bytes` is encoded (a pool), so that the
+  // network thread serves other connections meanwhile; none: on the calling thread.
+  boost::asio::any_io_executor offload{};
+  std::size_t inline_json_bytes = kInlineJsonBytes;
 };
 
 class Api {

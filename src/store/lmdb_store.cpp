@@ -11,6 +11,7 @@
 #include <utility>
 
 #include "core/error.hpp"
+#include "core/offload.hpp"
 
 namespace imagecpp::store {
 namespace {
@@ -68,7 +69,9 @@ void LmdbStore::EnvCloser::operator()(MDB_env* env) const noexcept {
 }
 
 LmdbStore::LmdbStore(const LmdbConfig& config, boost::asio::any_io_executor blocking)
-    : max_value_bytes_(config.max_value_bytes), blocking_(std::move(blocking)) {
+    : max_value_bytes_(config.max_value_bytes),
+      inline_copy_bytes_(config.inline_copy_bytes),
+      blocking_(std::move(blocking)) {
   std::error_code ec;
   std::filesystem::create_directories(config.dir, ec);
   if (ec)
@@ -109,12 +112,12 @@ void LmdbStore::write(std::string_view key, std::string_view value) {
   txn.commit();
 }
 
-std::optional<SharedBytes> LmdbStore::read(std::string_view key) const {
+LmdbStore::Lookup LmdbStore::read(std::string_view key, std::size_t copy_limit) const {
   const Txn txn(env_.get(), MDB_RDONLY);
   MDB_val k = as_val(key);
   MDB_val v{};
   const int rc = mdb_get(txn.get(), dbi_, &k, &v);
-  if (rc == MDB_NOTFOUND) return std::nullopt;
+  if (rc == MDB_NOTFOUND) return {};
   check(rc, "get");
   // Only the map's pages the copy would touch are read from disk: refusing here costs nothing.
   if (v.mv_size > max_value_bytes_) {
@@ -123,13 +126,22 @@ std::optional<SharedBytes> LmdbStore::read(std::string_view key) const {
     throw Error(ErrorCode::internal, "lmdb: value of key " + std::string(key) + " too large (" +
                                          std::to_string(v.mv_size) + " bytes)");
   }
+  // Deferring costs nothing either: mdb_get takes the size from the leaf page, and the value's
+  // own pages are not touched before the copy.
+  if (v.mv_size > copy_limit) return {.value = std::nullopt, .too_large_to_copy = true};
   // The map is only valid inside the transaction: copy out before it ends.
-  return share(std::string(static_cast<const char*>(v.mv_data), v.mv_size));
+  return {.value = share(std::string(static_cast<const char*>(v.mv_data), v.mv_size))};
 }
 
 boost::asio::awaitable<std::optional<SharedBytes>> LmdbStore::get(std::string key) {
   check_key(key);
-  co_return read(key);
+  Lookup found = read(key, inline_copy_bytes_);
+  if (!found.too_large_to_copy) co_return std::move(found.value);
+  // Megabytes of copy (and of page faults, on disk when the map is cold) would hold a network
+  // thread: looked up again on the pool, where the copy takes as long as it takes. The reader
+  // slot is not held while the job waits for a thread.
+  auto copy = [this, &key] { return read(key, max_value_bytes_).value; };
+  co_return co_await run_on(blocking_, std::move(copy));
 }
 
 boost::asio::awaitable<void> LmdbStore::put(std::string key, SharedBytes value) {

@@ -13,6 +13,13 @@ struct MDB_env;  // from <lmdb.h>, kept out of this header
 
 namespace imagecpp::store {
 
+// The largest value a get copies out of the map on the calling (network) thread. Measured with
+// bench/offthread_reference (Release, warm map, the service's malloc settings): a copy-out of
+// 512 KiB costs 13-15 us, of 1 MiB 370-450 us (from 1 MiB a buffer is mapped: page faults), of
+// 5 MiB milliseconds; a hand-off to a pool and back 3-6 us (17 us on a machine at load 40). At
+// most about 3 hand-offs' worth stays inline; from 1 MiB the copy is 20-80 of them.
+inline constexpr std::size_t kInlineCopyBytes = std::size_t{512} << 10;
+
 struct LmdbConfig {
   std::filesystem::path dir = "data";  // created if missing
   // Address space reserved for the file; virtual only (the file grows as data is written).
@@ -22,22 +29,28 @@ struct LmdbConfig {
   // The largest image a value may hold (the upload limit): a larger one is refused before it is
   // copied out of the map.
   std::size_t max_value_bytes = std::size_t{16} << 20;
+  // A larger value is copied out of the map on the blocking executor, not the caller's thread
+  // (see kInlineCopyBytes).
+  std::size_t inline_copy_bytes = kInlineCopyBytes;
 };
 
 class LmdbStore : public Store {
  public:
   // Opens (creating if needed) the environment in config.dir. Writes, which block on fsync,
-  // run on `blocking`, typically a thread pool. Throws Error(unavailable) when the
-  // environment cannot be opened. Only one LmdbStore per directory per process (LMDB rule).
-  // The store must outlive every put it started (drain `blocking` before destroying it).
+  // and copies of large values run on `blocking`, typically a thread pool. Throws
+  // Error(unavailable) when the environment cannot be opened. Only one LmdbStore per directory
+  // per process (LMDB rule). The store must outlive every put and get it started (drain
+  // `blocking` before destroying it).
   LmdbStore(const LmdbConfig& config, boost::asio::any_io_executor blocking);
   ~LmdbStore() override;
 
   LmdbStore(const LmdbStore&) = delete;
   LmdbStore& operator=(const LmdbStore&) = delete;
 
-  // A memory-mapped read, inline on the caller's thread, copied out of the map. Error(internal)
-  // for a value over max_value_bytes (logged with its key and size, never copied).
+  // A memory-mapped read copied out of the map: inline on the caller's thread up to
+  // inline_copy_bytes, else on the blocking executor (the caller resumes on its own).
+  // Error(internal) for a value over max_value_bytes (logged with its key and size, never
+  // copied).
   boost::asio::awaitable<std::optional<SharedBytes>> get(std::string key) override;
 
   // One write transaction on the blocking executor; resumes on the caller's executor once
@@ -55,12 +68,18 @@ class LmdbStore : public Store {
   void check_key(std::string_view key) const;
   void write(std::string_view key, std::string_view value);
   boost::asio::awaitable<void> write_on_pool(std::string key, SharedBytes value);
-  std::optional<SharedBytes> read(std::string_view key) const;
+  // What a lookup found: the value copied out, or only that it is larger than `copy_limit`.
+  struct Lookup {
+    std::optional<SharedBytes> value;
+    bool too_large_to_copy = false;
+  };
+  Lookup read(std::string_view key, std::size_t copy_limit) const;
 
   std::unique_ptr<MDB_env, EnvCloser> env_;
   unsigned int dbi_ = 0;  // MDB_dbi
   std::size_t max_key_size_ = 0;
   std::size_t max_value_bytes_ = 0;
+  std::size_t inline_copy_bytes_ = 0;
   boost::asio::any_io_executor blocking_;
 };
 

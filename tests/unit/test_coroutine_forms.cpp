@@ -9,6 +9,7 @@
 #include <boost/asio/use_awaitable.hpp>
 #include <utility>
 
+#include "core/offload.hpp"
 #include "run_awaitable.hpp"
 
 namespace asio = boost::asio;
@@ -92,5 +93,20 @@ TEST(CoroutineForms, LambdaTemporaryCoSpawnedFromPlainCode) {
     const Tracked t(counts);
     EXPECT_EQ(run_awaitable([t]() -> asio::awaitable<int> { co_return t.value(); }), 42);
   }
+  ExpectBalanced(counts);
+}
+
+// core/offload.hpp (store/lmdb_store.cpp, api/api.cpp): a named job with owning captures moved
+// into run_on inside co_await; run_on's initiation is a lambda temporary without captures. The
+// job goes to the caller's own executor here: the counts are plain ints, kept on one thread.
+TEST(CoroutineForms, NamedJobMovedIntoRunOnInsideCoAwait) {
+  Counts counts;
+  const int result = run_awaitable([&]() -> asio::awaitable<int> {
+    Tracked t(counts);
+    const auto executor = co_await asio::this_coro::executor;
+    auto job = [t] { return t.value(); };
+    co_return co_await imagecpp::run_on(executor, std::move(job));
+  });
+  EXPECT_EQ(result, 42);
   ExpectBalanced(counts);
 }

@@ -6,14 +6,19 @@
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/this_coro.hpp>
 #include <boost/asio/thread_pool.hpp>
+#include <boost/asio/use_future.hpp>
 #include <fstream>
+#include <future>
+#include <optional>
 #include <random>
 #include <thread>
 #include <vector>
 
 #include "core/error.hpp"
+#include "held_pool.hpp"
 #include "run_awaitable.hpp"
 #include "store/lmdb_store.hpp"
+#include "stress_support.hpp"
 #include "temp_dir.hpp"
 
 using imagecpp::Error;
@@ -22,6 +27,8 @@ using imagecpp::share;
 using imagecpp::SharedBytes;
 using imagecpp::store::LmdbConfig;
 using imagecpp::store::LmdbStore;
+using imagecpp::test::HeldPool;
+using imagecpp::test::ready;
 using imagecpp::test::run_awaitable;
 using imagecpp::test::TempDir;
 
@@ -217,4 +224,120 @@ TEST_F(LmdbStoreTest, OversizedValueIsRefusedWithoutBeingCopied) {
   }
   // Three copies would be 192 MiB.
   EXPECT_LT(anonymous_rss_bytes(), before + (std::size_t{32} << 20));
+}
+
+namespace {
+
+struct Read {
+  std::optional<SharedBytes> value;
+  std::thread::id resumed_on;
+};
+
+boost::asio::awaitable<Read> read_noting_thread(LmdbStore& store, std::string key) {
+  std::optional<SharedBytes> value = co_await store.get(std::move(key));
+  Read read{std::move(value), std::this_thread::get_id()};
+  co_return read;
+}
+
+}  // namespace
+
+// At the limit a value is copied on the calling thread: it is read while the blocking pool
+// cannot run anything. One byte more waits for the pool, and resumes on the caller's thread.
+TEST_F(LmdbStoreTest, AValueOverTheInlineCopyLimitIsCopiedOnTheBlockingPool) {
+  HeldPool blocking;
+  LmdbStore store(config(), blocking.executor());
+  const std::string small = random_bytes(imagecpp::store::kInlineCopyBytes, 1);
+  const std::string large = random_bytes(imagecpp::store::kInlineCopyBytes + 1, 2);
+  put(store, "small", small);
+  put(store, "large", large);
+  blocking.hold();
+
+  boost::asio::io_context io(1);
+  auto inline_read =
+      boost::asio::co_spawn(io, read_noting_thread(store, "small"), boost::asio::use_future);
+  io.poll();
+  if (!ready(inline_read)) {
+    blocking.release();
+    io.run();  // nothing left behind on the pool when the test ends
+    FAIL() << "the small value waited for the pool";
+  }
+  const Read got_small = inline_read.get();
+  ASSERT_TRUE(got_small.value);
+  EXPECT_EQ(**got_small.value, small);
+  EXPECT_EQ(got_small.resumed_on, std::this_thread::get_id());
+
+  io.restart();
+  auto pooled_read =
+      boost::asio::co_spawn(io, read_noting_thread(store, "large"), boost::asio::use_future);
+  io.poll();
+  EXPECT_FALSE(ready(pooled_read)) << "the large value was copied without the pool";
+  blocking.release();
+  io.restart();
+  io.run();  // until the copy is handed back
+  const Read got_large = pooled_read.get();
+  ASSERT_TRUE(got_large.value);
+  EXPECT_EQ(**got_large.value, large);
+  EXPECT_EQ(got_large.resumed_on, std::this_thread::get_id());
+}
+
+TEST_F(LmdbStoreTest, AnAbsentKeyAndAnOversizedValueAreAnsweredWithoutThePool) {
+  HeldPool blocking;
+  LmdbConfig limited = config();
+  limited.max_value_bytes = imagecpp::store::kInlineCopyBytes * 2;
+  LmdbStore store(limited, blocking.executor());
+  put(store, "huge", std::string(limited.max_value_bytes + 1, 'h'));
+  blocking.hold();
+  boost::asio::io_context io(1);
+  auto absent =
+      boost::asio::co_spawn(io, read_noting_thread(store, "absent"), boost::asio::use_future);
+  auto huge = boost::asio::co_spawn(io, read_noting_thread(store, "huge"), boost::asio::use_future);
+  io.poll();
+  const bool answered = ready(absent) && ready(huge);
+  blocking.release();
+  io.restart();
+  io.run();
+  EXPECT_TRUE(answered) << "a read that copies nothing waited for the pool";
+  EXPECT_FALSE(absent.get().value.has_value());
+  try {
+    huge.get();
+    ADD_FAILURE() << "read";
+  } catch (const Error& e) {
+    EXPECT_EQ(e.code(), ErrorCode::internal);
+  }
+}
+
+// Many coroutines on four loops read one large value at the same moment while other large values
+// are written: every reader gets the whole value, on its own loop's thread.
+TEST_F(LmdbStoreTest, ManyReadersOfOneLargeValueAtOnceOnManyLoops) {
+  constexpr int kReaders = 64;
+  constexpr int kWriters = 4;
+  LmdbStore store(config(), pool_.get_executor());
+  const std::string value = random_bytes(imagecpp::store::kInlineCopyBytes * 4, 3);
+  put(store, "shared", value);
+  imagecpp::test::Loops loops(4);
+  std::atomic<int> right{0};
+  std::atomic<int> written{0};
+  for (int i = 0; i < kReaders; ++i) {
+    auto reader = [&store, &value, &right]() -> boost::asio::awaitable<void> {
+      const std::thread::id own = std::this_thread::get_id();
+      const Read read = co_await read_noting_thread(store, "shared");
+      if (read.value && **read.value == value && read.resumed_on == own) right.fetch_add(1);
+    };
+    boost::asio::co_spawn(loops[static_cast<std::size_t>(i)], std::move(reader),
+                          boost::asio::detached);
+  }
+  for (int i = 0; i < kWriters; ++i) {
+    auto writer = [&store, &written, i]() -> boost::asio::awaitable<void> {
+      co_await store.put("other-" + std::to_string(i),
+                         share(random_bytes(imagecpp::store::kInlineCopyBytes * 2,
+                                            10u + static_cast<unsigned>(i))));
+      written.fetch_add(1);
+    };
+    boost::asio::co_spawn(loops[static_cast<std::size_t>(i)], std::move(writer),
+                          boost::asio::detached);
+  }
+  loops.run();
+  EXPECT_EQ(right.load(), kReaders);
+  EXPECT_EQ(written.load(), kWriters);
+  EXPECT_EQ(get(store, "shared"), value);
 }
