@@ -396,10 +396,12 @@ http::Response Api::not_modified(unsigned version) {
 awaitable<image::Image> Api::load(const std::string& id, std::optional<int> size,
                                   std::optional<image::Format> format) {
   // No co_await inside ?: (GCC 12 destroys the result of such an expression twice).
-  if (!format) {
-    if (size) co_return co_await images_.variant(id, *size);
-    co_return co_await images_.original(id);
+  // A JPEG variant (the /jpeg routes' and the JSON routes' Size) straight to the domain's own:
+  // one coroutine layer fewer on the warmest path.
+  if (size && (!format || *format == image::Format::jpeg)) {
+    co_return co_await images_.variant(id, *size);
   }
+  if (!format) co_return co_await images_.original(id);
   if (size) co_return co_await images_.variant(id, *size, *format);
   co_return co_await images_.original_as(id, *format);
 }

@@ -25,9 +25,20 @@ namespace imagecpp::test {
 
 class RedisServer {
  public:
+  // A port found free may be taken before redis-server binds it (a server of a test running
+  // beside this one; for a cluster node, its bus at port + 10000): then a new port, a few times.
   explicit RedisServer(std::vector<std::string> extra_args = {})
       : port_(free_port()), extra_args_(std::move(extra_args)) {
-    start();
+    for (int attempt = 1;; ++attempt) {
+      try {
+        start();
+        return;
+      } catch (const std::runtime_error&) {
+        stop();
+        if (attempt == 3) throw;
+        port_ = free_port();
+      }
+    }
   }
   ~RedisServer() { stop(); }
   RedisServer(const RedisServer&) = delete;
@@ -85,7 +96,10 @@ class RedisServer {
     std::uniform_int_distribution<int> pick(20000, 32000);
     for (int i = 0; i < 100; ++i) {
       const auto port = static_cast<std::uint16_t>(pick(rd));
-      if (port_is_free(port)) return port;
+      // The cluster bus port too, so that any server may be a cluster node.
+      if (port_is_free(port) && port_is_free(static_cast<std::uint16_t>(port + 10000))) {
+        return port;
+      }
     }
     throw std::runtime_error("no free port for redis-server");
   }
@@ -105,9 +119,14 @@ class RedisServer {
     return ok;
   }
 
-  void wait_until_answering() const {
+  void wait_until_answering() {
     const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
     while (!answers()) {
+      // One that could not bind its ports exits at once: no need to wait for the deadline.
+      if (::waitpid(pid_, nullptr, WNOHANG) == pid_) {
+        pid_ = -1;
+        throw std::runtime_error("redis-server exited at start on port " + std::to_string(port_));
+      }
       if (std::chrono::steady_clock::now() > deadline) {
         throw std::runtime_error("redis-server did not start on port " + std::to_string(port_));
       }
