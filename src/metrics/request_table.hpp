@@ -27,7 +27,8 @@ class RequestTable {
   static constexpr std::size_t kMaxLabel = 47;
   static constexpr std::array<double, 12> kBuckets{0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025,
                                                    0.05,   0.1,   0.25,   0.5,   1,    2.5};
-  // The registered HTTP status codes (RFC 9110 and the common extensions).
+  // The registered HTTP status codes (RFC 9110 and the common extensions), and 599 (a network
+  // timeout, as some proxies report it).
   static constexpr std::array<std::uint16_t, 63> kStatuses{
       100, 101, 102, 103, 200, 201, 202, 203, 204, 205, 206, 207, 208, 226, 300, 301,
       302, 303, 304, 305, 307, 308, 400, 401, 402, 403, 404, 405, 406, 407, 408, 409,
