@@ -54,7 +54,9 @@ def wrk_runs(root, name):
             per_req = {"cpu_us": 1e6 * cpu["focus_cpu_s"] / f["requests"],
                        "faults": cpu["focus_minflt"] / f["requests"],
                        "ctxsw": cpu["focus_ctxsw"] / f["requests"]}
-        runs.append({"rps": f["requests"] / (f["duration_us"] / 1e6), "lat": f["latency_us"],
+        rep = int(re.search(r"\.rep(\d+)\.txt$", path).group(1))
+        runs.append({"rep": rep, "rps": f["requests"] / (f["duration_us"] / 1e6),
+                     "lat": f["latency_us"],
                      "errors": errors, "status_errors": f["errors"]["status"],
                      "requests": f["requests"], "cpu": cpu, "per_req": per_req})
     return runs
@@ -189,6 +191,7 @@ def build(root):
                    p50_us=rm["lat"]["p50"], p99_us=rm["lat"]["p99"], max_us=rm["lat"]["max"],
                    per_request=per_req(ref))
             medians = {}
+            by_rep = {}
             for engine in engines + ab_engines:
                 runs = wrk_runs(root, "%s.%s.c%s" % (engine, key, c))
                 if not runs:
@@ -206,12 +209,18 @@ def build(root):
                        ratio=ratio, p50_us=m["lat"]["p50"], p99_us=m["lat"]["p99"],
                        max_us=m["lat"]["max"], target=target, met=ok, per_request=per_req(runs))
                 medians[engine] = med
+                by_rep[engine] = {r["rep"]: r["rps"] for r in runs}
             # BENCH_AB_REF: this build against the commit's, runs interleaved rep by rep.
             for engine in engines:
                 before = medians.get(engine + "-before")
                 if engine not in medians or not before:
                     continue
-                change = medians[engine] / before
+                # The median of the ratios of each repetition's pair (runs seconds apart): a
+                # drift of the machine's speed over the whole run cancels out, which a ratio of
+                # the two medians, taken minutes apart, does not do.
+                after_reps, before_reps = by_rep[engine], by_rep[engine + "-before"]
+                pairs = [after_reps[r] / before_reps[r] for r in after_reps if r in before_reps]
+                change = statistics.median(pairs) if pairs else medians[engine] / before
                 ok = change >= AB_TARGET
                 table.add(label, engine + " / before", c, "%.3f" % change, "-", "-", "-", "-",
                           "before %s req/s" % fmt_rps(before), "%.2f" % change,

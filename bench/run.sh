@@ -18,8 +18,9 @@
 # BENCH_RESULTS results directory (build/bench/results/<time>), BENCH_KEEP=1 keeps the temp dir,
 # BENCH_GIT_REF=<commit> benchmarks the service of that commit (exported, built apart),
 # BENCH_AB_REF=<commit> also runs that commit's service in the warm group, interleaved rep by rep
-#   with this one (rows "<engine>-before" and an after/before ratio: a before/after comparison
-#   that a change in the machine's speed between two runs cannot skew),
+#   with this one, before first every other rep (rows "<engine>-before" and an after/before
+#   ratio, the median of each rep's pair: a before/after comparison that a change in the
+#   machine's speed cannot skew; use an even BENCH_REPS),
 # BENCH_SERVICE_BIN=<path> benchmarks that binary as it is (CI: the sanitizer build's),
 # BENCH_REFERENCE_DIR=<dir> takes vips_reference and store_reference from there, unbuilt (CI).
 # Everything started here is stopped on exit. Results: <results>/table.txt and the raw files.
@@ -345,8 +346,14 @@ declare -A NGINX_PATH=([jpeg]=/v320.jpg [json]=/v320.json [orig]=/orig.json)
 for scenario in jpeg json orig; do
   for conns in $CONNS; do
     for rep in $(seq "$REPS"); do
-      # Interleaved, so that a change in the machine's load hits service and reference alike.
-      for engine in "${warm_engines[@]}"; do
+      # Interleaved, so that a change in the machine's load hits service and reference alike;
+      # with BENCH_AB_REF, every other repetition runs the before builds first (A B B A ...), so
+      # that neither side always runs in the same place (right after nginx, say).
+      order=("${warm_engines[@]}")
+      if [[ -n $BEFORE_BIN ]] && ((rep % 2 == 0)); then
+        order=("${warm_engines[@]:${#run_engines[@]}}" "${run_engines[@]}")
+      fi
+      for engine in "${order[@]}"; do
         run_wrk "$RESULTS/wrk/$engine.$scenario.c$conns.rep$rep.txt" "$conns" \
           "$(svc_url "$engine" "/v1/image/${WARM_ID[$engine]}${SVC_PATH[$scenario]}")" \
           "${SVC_PID[$engine]}"
