@@ -6,7 +6,6 @@
 #include <algorithm>
 #include <boost/beast/core/string.hpp>
 #include <boost/beast/http/field.hpp>
-#include <boost/url/parse.hpp>
 #include <cstdint>
 #include <iterator>
 
@@ -16,6 +15,7 @@
 #include "api/responses.hpp"
 #include "api/router.hpp"
 #include "api/size.hpp"
+#include "api/target.hpp"
 #include "auth/bearer.hpp"
 #include "core/ascii.hpp"
 #include "core/offload.hpp"
@@ -39,13 +39,17 @@ std::optional<std::string_view> header(const http::Request& r, std::string_view 
 }
 
 // A client's correlation id is echoed into headers and logs: accept only a short printable token.
-std::string correlation_id_of(const http::Request& r) {
+// Written over `out`, the connection's (its capacity reused).
+void take_correlation_id(const http::Request& r, std::string& out) {
   const auto given = header(r, kCorrelationHeader);
   const bool usable = given && !given->empty() && given->size() <= 128 &&
                       std::all_of(given->begin(), given->end(),
                                   [](unsigned char c) { return c > 0x20 && c < 0x7f; });
-  // Ours need only be unique, not unguessable: no OS entropy per request.
-  return usable ? std::string(*given) : uuid::generate_fast();
+  if (usable) {
+    out.assign(given->data(), given->size());
+  } else {
+    uuid::generate_fast(out);  // ours need only be unique, not unguessable: no OS entropy
+  }
 }
 
 enum class TagMatch { none, tag, any };
@@ -77,27 +81,6 @@ void add_vary(http::Response& response, std::string_view token) {
   } else {
     response.set(bhttp::field::vary, std::string(existing) + ", " + std::string(token));
   }
-}
-
-// The path to route on: percent-decoded segment by segment, with a decoded '/' kept encoded, so
-// that "%2F" never separates segments ("/v1/image/{id}%2Fjpeg" is an id, not the /jpeg route).
-// A path without '%' is its own decoded form: routed as it is, without a copy.
-std::string_view routing_path(const boost::urls::url_view& url, std::string& storage) {
-  const std::string_view encoded = url.encoded_path();
-  if (encoded.find('%') == std::string_view::npos) return encoded.empty() ? "/" : encoded;
-  storage.clear();
-  for (const auto segment : url.encoded_segments()) {
-    storage += '/';
-    for (const char c : segment.decode()) {
-      if (c == '/') {
-        storage += "%2F";
-      } else {
-        storage += c;
-      }
-    }
-  }
-  if (storage.empty()) storage = "/";
-  return storage;
 }
 
 std::string allowed_sizes_message(const std::vector<int>& sizes) {
@@ -180,7 +163,7 @@ struct Api::Context {
   http::Request& request;
   http::Exchange& exchange;
   RouteMatch match;
-  boost::urls::url_view url;
+  Target target;
   unsigned version;
 };
 
@@ -194,17 +177,18 @@ Api::Api(ApiSettings settings, image::ImageService& images, BytesCache& cache,
       metrics_(metrics) {}
 
 awaitable<http::Response> Api::handle(http::Request& request, http::Exchange& exchange) {
-  exchange.correlation_id = correlation_id_of(request);
+  take_correlation_id(request, exchange.correlation_id);
   const unsigned version = request.version();
-  const auto url = boost::urls::parse_origin_form(request.target());
-  if (!url) {
+  std::string storage;
+  auto target = parse_target(request.target(), storage);
+  if (!target) {
     http::Response response = status_response(400, version);
     Context ctx{request, exchange, {}, {}, version};
     finish(ctx, response);
     co_return response;
   }
-  std::string storage;
-  Context ctx{request, exchange, match_route(routing_path(*url, storage)), *url, version};
+  const RouteMatch match = match_route(target->path);
+  Context ctx{request, exchange, match, std::move(*target), version};
   exchange.route = ctx.match.label;
   http::Response response;
   try {
@@ -223,16 +207,16 @@ awaitable<http::Response> Api::handle(http::Request& request, http::Exchange& ex
 
 awaitable<std::optional<http::Response>> Api::admit(http::Request& header,
                                                     http::Exchange& exchange) {
-  const auto url = boost::urls::parse_origin_form(header.target());
   std::string storage;
-  const RouteMatch match = url ? match_route(routing_path(*url, storage)) : RouteMatch{};
+  auto target = parse_target(header.target(), storage);
+  const RouteMatch match = target ? match_route(target->path) : RouteMatch{};
   if (match.route != Route::upload || header.method() != bhttp::verb::post) {
     // Nothing else takes a body: answered from the header, the body unread.
     co_return co_await handle(header, exchange);
   }
   // The token before the body: a client without a valid one cannot make us hold its body.
-  exchange.correlation_id = correlation_id_of(header);
-  Context ctx{header, exchange, match, *url, header.version()};
+  take_correlation_id(header, exchange.correlation_id);
+  Context ctx{header, exchange, match, std::move(*target), header.version()};
   exchange.route = ctx.match.label;
   std::optional<http::Response> refused;
   try {
@@ -339,13 +323,7 @@ awaitable<http::Response> Api::upload(Context& ctx) {
 }
 
 awaitable<http::Response> Api::read(Context& ctx, Answer answer) {
-  const auto params = ctx.url.params();
-  auto query_size = [&]() -> std::optional<std::string> {
-    for (const char* key : {"Size", "size"}) {
-      if (const auto it = params.find(key); it != params.end()) return (*it).value;
-    }
-    return std::nullopt;
-  }();
+  const std::optional<std::string>& query_size = ctx.target.size;
   const SizeChoice size =
       choose_size(query_size ? std::optional<std::string_view>(*query_size) : std::nullopt,
                   header(ctx.request, "Size"), settings_.sizes);
@@ -393,17 +371,14 @@ http::Response Api::not_modified(unsigned version) {
   return response;
 }
 
+// Not a coroutine: it picks the domain's awaitable and hands it over (no frame of its own on the
+// warmest path). `id` must outlive the awaiting, as for ImageService.
 awaitable<image::Image> Api::load(const std::string& id, std::optional<int> size,
                                   std::optional<image::Format> format) {
-  // No co_await inside ?: (GCC 12 destroys the result of such an expression twice).
-  // A JPEG variant (the /jpeg routes' and the JSON routes' Size) straight to the domain's own:
-  // one coroutine layer fewer on the warmest path.
-  if (size && (!format || *format == image::Format::jpeg)) {
-    co_return co_await images_.variant(id, *size);
-  }
-  if (!format) co_return co_await images_.original(id);
-  if (size) co_return co_await images_.variant(id, *size, *format);
-  co_return co_await images_.original_as(id, *format);
+  if (size && (!format || *format == image::Format::jpeg)) return images_.variant(id, *size);
+  if (!format) return images_.original(id);
+  if (size) return images_.variant(id, *size, *format);
+  return images_.original_as(id, *format);
 }
 
 awaitable<SharedBytes> Api::json_body(const std::string& id, std::optional<int> size,

@@ -4,6 +4,7 @@
 #include <boost/uuid/random_generator.hpp>
 #include <boost/uuid/uuid.hpp>
 #include <boost/uuid/uuid_io.hpp>
+#include <cstdint>
 #include <random>
 #include <stdexcept>
 
@@ -37,9 +38,34 @@ std::string generate() {
 }
 
 std::string generate_fast() {
+  std::string out;
+  generate_fast(out);
+  return out;
+}
+
+void generate_fast(std::string& out) {
   thread_local std::mt19937_64 engine{std::random_device{}()};
-  boost::uuids::basic_random_generator<std::mt19937_64> generator(engine);
-  return boost::uuids::to_string(generator());
+  std::array<std::uint8_t, 16> bytes{};
+  for (std::size_t half = 0; half < 2; ++half) {
+    const std::uint64_t bits = engine();
+    for (std::size_t i = 0; i < 8; ++i) {
+      bytes[half * 8 + i] = static_cast<std::uint8_t>(bits >> (8 * i));
+    }
+  }
+  bytes[6] = static_cast<std::uint8_t>((bytes[6] & 0x0f) | 0x40);  // version 4
+  bytes[8] = static_cast<std::uint8_t>((bytes[8] & 0x3f) | 0x80);  // variant RFC 4122
+  constexpr std::string_view kDigits = "0123456789abcdef";
+  out.resize(kDash.size());
+  std::size_t byte = 0;
+  for (std::size_t i = 0; i < kDash.size();) {
+    if (kDash[i]) {
+      out[i++] = '-';
+      continue;
+    }
+    out[i++] = kDigits[bytes[byte] >> 4];
+    out[i++] = kDigits[bytes[byte] & 0x0f];
+    ++byte;
+  }
 }
 
 bool is_valid(std::string_view text) noexcept {

@@ -11,6 +11,8 @@ std::string generate();
 // The same form from a per-thread generator seeded once from the OS: unique but predictable,
 // for things that need no secrecy (correlation ids), at no system call per id.
 std::string generate_fast();
+// The same, written over `out` (whose capacity is reused: no allocation once it held one).
+void generate_fast(std::string& out);
 
 // True for the canonical 8-4-4-4-12 hex form. Upper-case hex digits are accepted (ids are
 // compared after lowercasing); any version nibble is accepted so ids written by the peers work.

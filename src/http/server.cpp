@@ -15,7 +15,6 @@
 #include <boost/beast/http/error.hpp>
 #include <boost/beast/http/parser.hpp>
 #include <boost/beast/http/read.hpp>
-#include <boost/beast/http/serializer.hpp>
 #include <boost/beast/http/write.hpp>
 #include <mutex>
 #include <optional>
@@ -24,6 +23,7 @@
 #include "core/ascii.hpp"
 #include "http/framing.hpp"
 #include "http/inflight_budget.hpp"
+#include "http/wire.hpp"
 
 namespace imagecpp::http {
 
@@ -44,6 +44,8 @@ constexpr std::uint64_t kCountedAnswerBytes = std::uint64_t{64} * 1024;
 struct Connection {
   explicit Connection(tcp::socket socket) : stream(std::move(socket)) {}
   beast::tcp_stream stream;
+  std::string head;   // the answer's header block, written again in place for each answer
+  Exchange exchange;  // the current request's, reset for each
   bool idle = true;
   bool closing = false;
 };
@@ -75,8 +77,7 @@ struct Server::State : std::enable_shared_from_this<Server::State> {
   asio::awaitable<bool> read_body(Connection& c, beast::flat_buffer& buffer, RequestParser& parser,
                                   std::chrono::steady_clock::time_point start);
   asio::awaitable<beast::error_code> write(Connection& c, Response& response);
-  asio::awaitable<beast::error_code> write_at_min_rate(
-      Connection& c, bhttp::response_serializer<SharedBody, Fields>& serializer);
+  asio::awaitable<beast::error_code> write_at_min_rate(Connection& c, Outgoing& out);
   Response unavailable(unsigned version) const;
   asio::awaitable<void> send(Connection& c, Response response, std::string_view method,
                              std::string_view target, const Exchange& exchange,
@@ -297,7 +298,8 @@ asio::awaitable<bool> Server::State::serve_one(Connection& c, beast::flat_buffer
     co_return false;
   }
 
-  Exchange exchange;
+  Exchange& exchange = c.exchange;
+  exchange.reset();
   std::optional<InflightBudget::Hold> body_hold;
   if (!parser.is_done()) {  // a body follows
     // The application may answer from the header alone (no token, unknown route): the body is
@@ -376,18 +378,18 @@ Response Server::State::unavailable(unsigned version) const {
 // Writes what the socket takes at once (a whole small answer, usually), then the rest, if any,
 // asynchronously, at no less than the minimum rate.
 asio::awaitable<beast::error_code> Server::State::write(Connection& c, Response& response) {
-  bhttp::response_serializer<SharedBody, Fields> serializer(response);
+  write_head(response, c.head);
+  Outgoing out(c.head, response);
   beast::error_code ec;
-  while (!ec && !serializer.is_done()) bhttp::write_some(c.stream.socket(), serializer, ec);
+  while (!ec && !out.done()) out.consume(c.stream.socket().write_some(out.pending(), ec));
   if (ec != asio::error::would_block) co_return ec;
-  co_return co_await write_at_min_rate(c, serializer);
+  co_return co_await write_at_min_rate(c, out);
 }
 
 // A client that takes nothing for a whole window, or less than the minimum rate over one, is
 // cut: what it makes the server hold is bounded in time by its own pace, not by a fixed timeout
 // whatever the answer's size.
-asio::awaitable<beast::error_code> Server::State::write_at_min_rate(
-    Connection& c, bhttp::response_serializer<SharedBody, Fields>& serializer) {
+asio::awaitable<beast::error_code> Server::State::write_at_min_rate(Connection& c, Outgoing& out) {
   using Clock = std::chrono::steady_clock;
   beast::error_code ec;
   // A cut is an abort (RST): the kernel drops what the client did not take instead of holding
@@ -397,10 +399,12 @@ asio::awaitable<beast::error_code> Server::State::write_at_min_rate(
   ec = {};
   auto window_start = Clock::now();
   std::uint64_t window_bytes = 0;
-  while (!ec && !serializer.is_done()) {
+  while (!ec && !out.done()) {
     c.stream.expires_after(settings.send_window);
-    window_bytes += co_await bhttp::async_write_some(c.stream, serializer,
-                                                     asio::redirect_error(asio::use_awaitable, ec));
+    const std::size_t sent = co_await c.stream.async_write_some(
+        out.pending(), asio::redirect_error(asio::use_awaitable, ec));
+    out.consume(sent);
+    window_bytes += sent;
     const auto elapsed = Clock::now() - window_start;
     if (ec || elapsed < settings.send_window) continue;
     const double seconds = std::chrono::duration<double>(elapsed).count();

@@ -29,6 +29,15 @@ struct Exchange {
   std::string correlation_id;
   std::string user;            // a user id once authenticated, never a token
   bool authenticated = false;  // the token was checked before the body was read
+
+  // Ready for the connection's next request; the strings keep their capacity (no allocation
+  // per request for an id once the connection has held one).
+  void reset() {
+    route = "unmatched";
+    correlation_id.clear();
+    user.clear();
+    authenticated = false;
+  }
 };
 
 using Handler = std::function<boost::asio::awaitable<Response>(Request&, Exchange&)>;

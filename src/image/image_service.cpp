@@ -46,27 +46,33 @@ boost::asio::awaitable<Image> ImageService::original(const std::string& id) {
 }
 
 boost::asio::awaitable<Image> ImageService::variant(const std::string& id, int size) {
-  co_return co_await derived(id, id + "_" + std::to_string(size), size, Format::jpeg);
+  std::string key;
+  const std::string digits = std::to_string(size);  // short: no allocation
+  key.reserve(id.size() + 1 + digits.size());
+  key.append(id).append("_").append(digits);
+  return derived(id, std::move(key), size, Format::jpeg);
 }
 
 boost::asio::awaitable<Image> ImageService::original_jpeg(const std::string& id) {
   Image image = co_await original(id);
   if (image.format == Format::jpeg) co_return image;
-  co_return co_await derived(id, id + "_jpeg", std::nullopt, Format::jpeg);
+  std::string key = id + "_jpeg";
+  co_return co_await derived(id, std::move(key), std::nullopt, Format::jpeg);
 }
 
 boost::asio::awaitable<Image> ImageService::variant(const std::string& id, int size,
                                                     Format format) {
-  if (format == Format::jpeg) co_return co_await variant(id, size);
-  const std::string key = id + "_" + std::to_string(size) + "_" + std::string(name(format));
-  co_return co_await derived(id, key, size, format);
+  if (format == Format::jpeg) return variant(id, size);
+  return derived(id, id + "_" + std::to_string(size) + "_" + std::string(name(format)), size,
+                 format);
 }
 
 boost::asio::awaitable<Image> ImageService::original_as(const std::string& id, Format format) {
   if (format == Format::jpeg) co_return co_await original_jpeg(id);
   Image image = co_await original(id);
   if (image.format == format) co_return image;
-  co_return co_await derived(id, id + "_" + std::string(name(format)), std::nullopt, format);
+  std::string key = id + "_" + std::string(name(format));
+  co_return co_await derived(id, std::move(key), std::nullopt, format);
 }
 
 boost::asio::awaitable<SharedBytes> ImageService::load_original(const std::string& id,
@@ -113,7 +119,7 @@ boost::asio::awaitable<SharedBytes> ImageService::stored_derived(const std::stri
   co_return std::move(*stored);
 }
 
-boost::asio::awaitable<Image> ImageService::derived(const std::string& id, const std::string& key,
+boost::asio::awaitable<Image> ImageService::derived(const std::string& id, std::string key,
                                                     std::optional<int> box, Format format) {
   // No co_await inside ?: (GCC 12 destroys the result of such an expression twice).
   SharedBytes bytes = cache_.get(key);

@@ -57,6 +57,8 @@ class ImageService {
   // returns the id once the store acknowledged the write.
   boost::asio::awaitable<std::string> create(std::string bytes);
 
+  // Every awaitable below refers to `id` (not a copy): it must live until the awaiting ends.
+
   // The original as stored. Throws Error(not_found).
   boost::asio::awaitable<Image> original(const std::string& id);
 
@@ -90,7 +92,9 @@ class ImageService {
   // variant is not (the variant is what will be asked for again, and originals are large).
   boost::asio::awaitable<SharedBytes> load_original(const std::string& id, bool keep_hot);
   boost::asio::awaitable<SharedBytes> fetch_original(const std::string& id);
-  boost::asio::awaitable<Image> derived(const std::string& id, const std::string& key,
+  // `key` by value: variant() hands over a key it builds and returns this awaitable without
+  // being a coroutine itself (no frame of its own on the warmest path).
+  boost::asio::awaitable<Image> derived(const std::string& id, std::string key,
                                         std::optional<int> box, Format format);
   boost::asio::awaitable<SharedBytes> stored_derived(const std::string& key);
   boost::asio::awaitable<SharedBytes> compute(const std::string& id, const std::string& key,

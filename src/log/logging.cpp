@@ -1,5 +1,6 @@
 #include "log/logging.hpp"
 
+#include <fmt/compile.h>
 #include <spdlog/pattern_formatter.h>
 #include <spdlog/sinks/base_sink.h>
 #include <spdlog/sinks/stdout_sinks.h>
@@ -13,6 +14,7 @@
 #include <mutex>
 
 #include "log/escape.hpp"
+#include "log/time_text.hpp"
 
 namespace imagecpp::log {
 namespace {
@@ -117,13 +119,11 @@ void setup(Format format, const std::string& level) {
   const std::string time = kTimePattern;
   if (format == Format::json) {
     main->set_formatter(std::make_unique<JsonFormatter>());
-    // access() logs its JSON object without the opening brace: the pattern puts it back with the
-    // time as first member, formatted by spdlog like every other line's.
-    access->set_pattern("{\"time\":\"" + time + "\",%v", spdlog::pattern_time_type::utc);
   } else {
     main->set_pattern(time + " %l %v", spdlog::pattern_time_type::utc);
-    access->set_pattern(time + " access %v", spdlog::pattern_time_type::utc);
   }
+  // access() writes its whole line, time first (log/time_text.hpp: the same format).
+  access->set_pattern("%v");
   main->set_level(spdlog::level::from_str(level));
   access->set_level(spdlog::level::info);
   main->flush_on(spdlog::level::info);
@@ -137,8 +137,8 @@ void setup(Format format, const std::string& level) {
 void access(const AccessLine& r) {
   static const auto logger = spdlog::get("access");
   if (!logger) return;
-  const double ms = std::chrono::duration<double, std::milli>(r.duration).count();
   if (g_format == Format::json) {
+    const double ms = std::chrono::duration<double, std::milli>(r.duration).count();
     // JSON delimits its strings itself: spaces may stay.
     const AccessFields f(r, Spaces::keep);
     boost::json::object line{{"method", f.method},
@@ -149,15 +149,31 @@ void access(const AccessLine& r) {
                              {"duration_ms", ms},
                              {"correlation_id", f.correlation_id}};
     if (!f.user.empty()) line["user"] = f.user;
-    const std::string text = boost::json::serialize(line);
-    logger->info(std::string_view(text).substr(1));  // the pattern opens the object
+    // The time first, as on every other JSON line; then the members after the object's brace.
+    const std::string members = boost::json::serialize(line);
+    fmt::memory_buffer text;
+    text.append(std::string_view(R"({"time":")"));
+    append_time(std::chrono::system_clock::now(), text);
+    text.append(std::string_view(R"(",)"));
+    text.append(std::string_view(members).substr(1));
+    logger->info(std::string_view(text.data(), text.size()));
     return;
   }
   // Space-separated fields: a space inside a value is escaped too, or it would start a field.
   const AccessFields f(r, Spaces::escape);
-  logger->info("{} {} route={} status={} bytes={} duration_ms={:.2f} correlation_id={}{}{}",
-               f.method, f.path, r.route, r.status, r.bytes, ms, f.correlation_id,
-               f.user.empty() ? "" : " user=", f.user);
+  // One line per request: its format is compiled, not parsed each time, and the duration is
+  // written from integers (hundredths of a millisecond, rounded half up) rather than as a double.
+  const auto ns = std::chrono::duration_cast<std::chrono::nanoseconds>(r.duration).count();
+  const std::uint64_t hundredths = ns > 0 ? (static_cast<std::uint64_t>(ns) + 5000) / 10000 : 0;
+  fmt::memory_buffer line;
+  append_time(std::chrono::system_clock::now(), line);
+  fmt::format_to(fmt::appender(line),
+                 FMT_COMPILE(" access {} {} route={} status={} bytes={} duration_ms={}.{:02} "
+                             "correlation_id={}"),
+                 f.method, f.path, r.route, r.status, r.bytes, hundredths / 100, hundredths % 100,
+                 f.correlation_id);
+  if (!f.user.empty()) fmt::format_to(fmt::appender(line), FMT_COMPILE(" user={}"), f.user);
+  logger->info(std::string_view(line.data(), line.size()));
 }
 
 }  // namespace imagecpp::log

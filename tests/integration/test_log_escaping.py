@@ -76,6 +76,25 @@ class RequestLogTextTest(LogChecks, ServiceTestCase):
         status, _, _ = raw_request(self.svc.port, "GET", path, h)
         return status, cid
 
+    def test_an_access_line_has_every_field_in_its_place(self):
+        status, cid = self.get("/healthz?probe=1")
+        self.assertEqual(status, 200)
+        line = self.access_line(cid)
+        time = r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z"
+        if self.log_format == "json":
+            self.assertRegex(line["time"], "^%s$" % time)
+            self.assertEqual((line["method"], line["path"], line["route"], line["status"]),
+                             ("GET", "/healthz", "/healthz", 200))
+            self.assertEqual(line["bytes"], len(b'{"status":"ok"}'))
+            self.assertIsInstance(line["duration_ms"], (int, float))
+            self.assertGreaterEqual(line["duration_ms"], 0)
+            self.assertEqual(line["correlation_id"], cid)
+            self.assertNotIn("user", line)
+        else:
+            self.assertRegex(
+                line, r"^%s access GET /healthz route=/healthz status=200 bytes=15 "
+                r"duration_ms=\d+\.\d\d correlation_id=%s$" % (time, re.escape(cid)))
+
     def test_invalid_utf8_and_8bit_csi_in_the_path_are_escaped(self):
         status, cid = self.get("/v1/image/\xff\x9b2J\xc3(")  # sent as single bytes (latin-1)
         self.assertEqual(status, 400)

@@ -26,8 +26,21 @@ TEST_P(UuidGenerator, GeneratesDistinctIds) {
 }
 
 INSTANTIATE_TEST_SUITE_P(OsEntropyAndFast, UuidGenerator,
-                         ::testing::Values(&uuid::generate, &uuid::generate_fast),
+                         ::testing::Values(&uuid::generate,
+                                           static_cast<std::string (*)()>(&uuid::generate_fast)),
                          [](const auto& info) { return info.index == 0 ? "Os" : "Fast"; });
+
+// Written over a string that held something else (a client's longer correlation id, say).
+TEST(Uuid, FastIntoAStringReplacesItWhole) {
+  std::string out(100, 'x');
+  uuid::generate_fast(out);
+  EXPECT_TRUE(uuid::is_valid(out)) << out;
+  EXPECT_EQ(out[14], '4');
+  const std::string first = out;
+  uuid::generate_fast(out);
+  EXPECT_TRUE(uuid::is_valid(out)) << out;
+  EXPECT_NE(out, first);
+}
 
 TEST(Uuid, ValidForms) {
   EXPECT_TRUE(uuid::is_valid("3f2b6c1e-9d4a-4f7b-8a1c-0e5d2f6a7b8c"));
