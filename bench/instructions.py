@@ -3,14 +3,17 @@
 figure whatever else the machine is doing, so before/after comparisons of the hot path hold on a
 busy machine (wall-clock benchmarks do not). Needs valgrind (Debian's).
 
-  bench/instructions.py --bin PATH [--bin PATH ...] [--requests N] [--form jpeg|json|orig]
+  bench/instructions.py --bin PATH [--bin PATH ...] [--requests N]
+                        [--form jpeg|json|orig|upload]
 
 For each binary: starts it under callgrind with the embedded store, uploads a real photo, warms
 the answer, then runs two measured batches of keep-alive GETs (N and 3N requests) and prints the
 difference of their instruction totals divided by 2N: what one more request costs, without the
-start-up, the upload and the first (cold) requests.
+start-up, the upload and the first (cold) requests. The upload form measures uploads instead:
+the photo as a JSON data URL (the benchmark's upload scenario), N/10 and 3N/10 of them.
 """
 import argparse
+import base64
 import glob
 import http.client
 import json
@@ -87,8 +90,22 @@ def measure(binary, form, requests):
                      {"Authorization": "Bearer " + token, "Content-Type": "image/jpeg"})
         response = conn.getresponse()
         image_id = json.loads(response.read())["id"]
-        path = FORMS[form] % image_id
         counts = []
+        if form == "upload":
+            body = json.dumps({"image": "data:image/jpeg;base64," +
+                               base64.b64encode(read_image("snake.jpg")).decode()})
+            headers = {"Authorization": "Bearer " + token, "Content-Type": "application/json"}
+            uploads = max(requests // 10, 1)
+            for batch in (2, uploads, 3 * uploads):
+                for _ in range(batch):
+                    conn.request("POST", "/v1/image", body, headers)
+                    r = conn.getresponse()
+                    r.read()
+                    if r.status != 200:
+                        raise SystemExit("POST /v1/image: %d" % r.status)
+                counts.append(dump(tmp, proc.pid))
+            return (counts[2] - counts[1]) / (2 * uploads)
+        path = FORMS[form] % image_id
         for batch in (5, requests, 3 * requests):  # a warm-up (computes the variant), then two
             for _ in range(batch):
                 conn.request("GET", path)
@@ -112,11 +129,12 @@ def main():
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--bin", action="append", required=True)
     p.add_argument("--requests", type=int, default=500)
-    p.add_argument("--form", default="jpeg", choices=sorted(FORMS))
+    p.add_argument("--form", default="jpeg", choices=sorted(FORMS) + ["upload"])
     args = p.parse_args()
     for binary in args.bin:
         per_request = measure(os.path.abspath(binary), args.form, args.requests)
-        print("%-50s %s: %.0f instructions a warm request" % (binary, args.form, per_request),
+        what = "an upload" if args.form == "upload" else "a warm request"
+        print("%-50s %s: %.0f instructions %s" % (binary, args.form, per_request, what),
               flush=True)
 
 

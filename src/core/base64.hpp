@@ -1,6 +1,8 @@
 #pragma once
 // Base64 (RFC 4648) for image payloads. Hand-written because no library in the stack exposes a
-// public, strict decoder; kept small, unit-tested and fuzzed (fuzz/fuzz_base64.cpp).
+// public, strict decoder; kept small, unit-tested and fuzzed (fuzz/fuzz_base64.cpp) against a
+// symbol-by-symbol reference (tests/unit/base64_reference.hpp). Decoding takes a table per
+// position in a quad: it was half of the instructions of a JSON upload (bench/instructions.py).
 #include <optional>
 #include <string>
 #include <string_view>

@@ -3,6 +3,7 @@
 #include <random>
 #include <string>
 
+#include "base64_reference.hpp"
 #include "core/base64.hpp"
 
 namespace b64 = imagecpp::base64;
@@ -119,4 +120,45 @@ TEST(Base64, LargeRoundTrip) {
   std::mt19937 rng(7);
   const std::string bytes = random_bytes(rng, 1 << 20);
   EXPECT_EQ(b64::decode(b64::encode(bytes)), bytes);
+}
+
+// The decoder against the symbol-by-symbol reference, on inputs that mix what it meets: long runs
+// of symbols (its table path), whitespace and padding anywhere, URL-safe symbols, bad bytes.
+TEST(Base64, AgreesWithTheReferenceDecoder) {
+  std::mt19937 rng(1130);
+  const std::string symbols = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/-_";
+  const std::string others = " \t\r\n\v\f=*.\x80\xff\0";
+  std::uniform_int_distribution<std::size_t> length(0, 64);
+  std::uniform_int_distribution<int> percent(0, 99);
+  std::size_t decoded = 0;
+  for (int i = 0; i < 200000; ++i) {
+    std::string input;
+    const int noise = percent(rng) < 50 ? 0 : percent(rng) / 10;  // half of them clean
+    for (std::size_t n = length(rng); n > 0; --n) {
+      const std::string& from = percent(rng) < noise ? others : symbols;
+      input += from[std::uniform_int_distribution<std::size_t>(0, from.size() - 1)(rng)];
+    }
+    const auto expected = imagecpp::base64_reference::decode(input);
+    ASSERT_EQ(b64::decode(input), expected) << testing::PrintToString(input);
+    decoded += expected.has_value();
+  }
+  EXPECT_GT(decoded, 50000u);  // both outcomes were compared, not only refusals
+}
+
+// Large payloads: every quad of a 1 MB encoding, wrapped or not, with a bad byte at any place.
+TEST(Base64, LargePayloadsAgreeWithTheReference) {
+  std::mt19937 rng(2026);
+  const std::string raw = random_bytes(rng, 1 << 20);
+  std::string encoded = b64::encode(raw);
+  ASSERT_EQ(b64::decode(encoded), raw);
+  std::string wrapped;
+  for (std::size_t i = 0; i < encoded.size(); i += 76) wrapped += encoded.substr(i, 76) + "\r\n";
+  ASSERT_EQ(b64::decode(wrapped), raw);
+  for (const std::size_t at :
+       {std::size_t{0}, std::size_t{5}, encoded.size() / 2, encoded.size() - 1}) {
+    std::string bad = encoded;
+    bad[at] = '*';
+    EXPECT_FALSE(b64::decode(bad).has_value()) << at;
+    EXPECT_FALSE(imagecpp::base64_reference::decode(bad).has_value()) << at;
+  }
 }
