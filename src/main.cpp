@@ -11,6 +11,7 @@
 #include <memory>
 
 #include "api/api.hpp"
+#include "api/image_payload.hpp"
 #include "auth/remote_auth.hpp"
 #include "auth/static_verifier.hpp"
 #include "config/config.hpp"
@@ -263,7 +264,8 @@ int run(const config::Config& c, const char* argv0) {
                            .idle_timeout = c.idle_timeout,
                            .body_timeout = c.body_timeout,
                            .inflight_budget_bytes = c.max_inflight_mb << 20,
-                           .min_send_rate = c.min_send_rate},
+                           .min_send_rate = c.min_send_rate,
+                           .body_padding = api::kJsonPadding},
       http::ServerHooks{
           .handle = [&api](http::Request& req, http::Exchange& ex) { return api.handle(req, ex); },
           .admit = [&api](http::Request& req, http::Exchange& ex) { return api.admit(req, ex); },

@@ -350,6 +350,10 @@ asio::awaitable<bool> Server::State::read_body(Connection& c, beast::flat_buffer
     co_await bhttp::async_write(c.stream, go_on, asio::redirect_error(asio::use_awaitable, ec));
     if (ec) co_return false;
   }
+  if (const auto length = parser.content_length(); length && settings.body_padding != 0) {
+    // Within max_body_bytes (checked above); Beast's own reserve(length) then keeps this one.
+    parser.get().body().reserve(static_cast<std::size_t>(*length) + settings.body_padding);
+  }
   c.stream.expires_after(settings.body_timeout);
   co_await bhttp::async_read(c.stream, buffer, parser,
                              asio::redirect_error(asio::use_awaitable, ec));

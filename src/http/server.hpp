@@ -36,6 +36,9 @@ struct ServerSettings {
   // one window). 0 = only a stall is cut.
   std::uint64_t min_send_rate = std::uint64_t{16} * 1024;  // bytes per second
   std::chrono::seconds send_window{5};
+  // Spare capacity reserved past a body of declared length before it is read, for a parser that
+  // reads past the end (simdjson): the body is then parsed where it was received, not copied.
+  std::size_t body_padding = 0;
 };
 
 struct AccessRecord {
