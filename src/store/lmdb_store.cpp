@@ -3,9 +3,13 @@
 #include <lmdb.h>
 #include <spdlog/spdlog.h>
 
-#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/associated_executor.hpp>
+#include <boost/asio/async_result.hpp>
+#include <boost/asio/post.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <cerrno>
+#include <iterator>
+#include <optional>
 #include <string>
 #include <type_traits>
 #include <utility>
@@ -71,6 +75,7 @@ void LmdbStore::EnvCloser::operator()(MDB_env* env) const noexcept {
 LmdbStore::LmdbStore(const LmdbConfig& config, boost::asio::any_io_executor blocking)
     : max_value_bytes_(config.max_value_bytes),
       inline_copy_bytes_(config.inline_copy_bytes),
+      max_batch_bytes_(config.max_batch_bytes),
       blocking_(std::move(blocking)) {
   std::error_code ec;
   std::filesystem::create_directories(config.dir, ec);
@@ -95,7 +100,12 @@ LmdbStore::LmdbStore(const LmdbConfig& config, boost::asio::any_io_executor bloc
   txn.commit();
 }
 
-LmdbStore::~LmdbStore() = default;
+LmdbStore::~LmdbStore() {
+  // The writer may still be between its last hand-back and its return (the callers of its last
+  // batch already resumed): it must be out before the queue and its mutex go.
+  std::unique_lock lock(queue_mutex_);
+  writer_done_.wait(lock, [this] { return !writing_; });
+}
 
 void LmdbStore::check_key(std::string_view key) const {
   if (key.empty() || key.size() > max_key_size_) {
@@ -147,15 +157,95 @@ boost::asio::awaitable<std::optional<SharedBytes>> LmdbStore::get(std::string ke
 boost::asio::awaitable<void> LmdbStore::put(std::string key, SharedBytes value) {
   check_key(key);
   if (!value) throw Error(ErrorCode::internal, "lmdb: put of a null value");
-  // co_spawn with use_awaitable runs the commit on the pool and resumes this coroutine on its
-  // own executor, rethrowing any error here.
-  co_await boost::asio::co_spawn(blocking_, write_on_pool(std::move(key), std::move(value)),
-                                 boost::asio::use_awaitable);
+  // The initiation captures only `this`; the rest comes as arguments (GCC 12 destroys a
+  // capturing closure made inside a co_await expression twice).
+  co_await boost::asio::async_initiate<const boost::asio::use_awaitable_t<>&,
+                                       void(std::exception_ptr)>(
+      [this](auto handler, std::string k, SharedBytes v) {
+        using Handler = decltype(handler);
+        boost::asio::any_io_executor resume = boost::asio::get_associated_executor(handler);
+        // std::function needs a copyable target: the handler is shared, and moved out of the
+        // function into the hand-back when the commit is done, so that the writer's thread keeps
+        // no reference to it once the caller runs.
+        auto shared = std::make_shared<std::optional<Handler>>(std::move(handler));
+        enqueue(PendingPut{.key = std::move(k),
+                           .value = std::move(v),
+                           .complete = [shared, resume](std::exception_ptr error) {
+                             Handler done = std::move(**shared);
+                             shared->reset();
+                             boost::asio::post(resume, [done = std::move(done), error]() mutable {
+                               std::move(done)(error);
+                             });
+                           }});
+      },
+      boost::asio::use_awaitable, std::move(key), std::move(value));
 }
 
-boost::asio::awaitable<void> LmdbStore::write_on_pool(std::string key, SharedBytes value) {
-  write(key, *value);
-  co_return;
+void LmdbStore::enqueue(PendingPut put) {
+  bool start = false;
+  {
+    const std::lock_guard lock(queue_mutex_);
+    queue_.push_back(std::move(put));
+    start = !std::exchange(writing_, true);
+  }
+  if (start) boost::asio::post(blocking_, [this] { write_batches(); });
+}
+
+void LmdbStore::write_batches() {
+  for (;;) {
+    std::vector<PendingPut> batch;
+    {
+      const std::lock_guard lock(queue_mutex_);
+      if (queue_.empty()) {
+        writing_ = false;
+        writer_done_.notify_all();  // under the lock: the last thing the writer touches
+        return;
+      }
+      std::size_t bytes = 0;
+      std::size_t taken = 0;
+      while (taken < queue_.size() &&
+             (taken == 0 || bytes + queue_[taken].value->size() <= max_batch_bytes_)) {
+        bytes += queue_[taken].value->size();
+        ++taken;
+      }
+      batch.assign(std::make_move_iterator(queue_.begin()),
+                   std::make_move_iterator(queue_.begin() + static_cast<std::ptrdiff_t>(taken)));
+      queue_.erase(queue_.begin(), queue_.begin() + static_cast<std::ptrdiff_t>(taken));
+    }
+    commit_batch(batch);
+  }
+}
+
+void LmdbStore::commit_batch(std::vector<PendingPut>& batch) {
+  std::exception_ptr error;
+  try {
+    Txn txn(env_.get(), 0);
+    for (const PendingPut& p : batch) {
+      MDB_val k = as_val(p.key);
+      MDB_val v = as_val(*p.value);
+      check(mdb_put(txn.get(), dbi_, &k, &v, 0), "put");
+    }
+    txn.commit();
+    commits_.fetch_add(1, std::memory_order_relaxed);
+  } catch (...) {
+    error = std::current_exception();
+  }
+  if (!error || batch.size() == 1) {
+    for (PendingPut& p : batch) p.complete(error);
+    return;
+  }
+  // One put that cannot be written (a full map) fails its whole transaction: each alone then,
+  // so that only the puts that cannot be written fail.
+  for (PendingPut& p : batch) {
+    std::exception_ptr own;
+    try {
+      write(p.key, *p.value);
+      commits_.fetch_add(1, std::memory_order_relaxed);
+    } catch (...) {
+      own = std::current_exception();
+    }
+    p.complete(own);
+  }
 }
 
 boost::asio::awaitable<bool> LmdbStore::ping() {

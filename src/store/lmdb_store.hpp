@@ -1,11 +1,20 @@
 #pragma once
-// The embedded engine: LMDB in a data directory. Durable by default (every put is an fsynced
-// commit), so a crash never loses an acknowledged image nor corrupts the file.
+// The embedded engine: LMDB in a data directory. Durable: a put is answered once a commit that
+// holds it is on disk (fsynced), so a crash never loses an acknowledged image nor corrupts the
+// file. Puts that arrive while a commit is being written share the next one (group commit):
+// one fsync for all of them instead of one each, one after the other.
+#include <atomic>
 #include <boost/asio/any_io_executor.hpp>
+#include <condition_variable>
 #include <cstddef>
+#include <cstdint>
+#include <exception>
 #include <filesystem>
+#include <functional>
 #include <memory>
+#include <mutex>
 #include <string_view>
+#include <vector>
 
 #include "store/store.hpp"
 
@@ -32,6 +41,9 @@ struct LmdbConfig {
   // A larger value is copied out of the map on the blocking executor, not the caller's thread
   // (see kInlineCopyBytes).
   std::size_t inline_copy_bytes = kInlineCopyBytes;
+  // The most bytes of values one commit takes (at least one put, whatever its size): bounds the
+  // dirty pages of a transaction and the wait of a batch's first put.
+  std::size_t max_batch_bytes = std::size_t{64} << 20;
 };
 
 class LmdbStore : public Store {
@@ -40,7 +52,7 @@ class LmdbStore : public Store {
   // and copies of large values run on `blocking`, typically a thread pool. Throws
   // Error(unavailable) when the environment cannot be opened. Only one LmdbStore per directory
   // per process (LMDB rule). The store must outlive every put and get it started (drain
-  // `blocking` before destroying it).
+  // `blocking` before destroying it); its destructor waits for a writer still finishing.
   LmdbStore(const LmdbConfig& config, boost::asio::any_io_executor blocking);
   ~LmdbStore() override;
 
@@ -53,10 +65,15 @@ class LmdbStore : public Store {
   // copied).
   boost::asio::awaitable<std::optional<SharedBytes>> get(std::string key) override;
 
-  // One write transaction on the blocking executor; resumes on the caller's executor once
-  // the commit is on disk. Error(unavailable) on a full map or an I/O error, Error(internal)
-  // on a key LMDB cannot hold (empty or longer than its max key size).
+  // Queued for the next commit, written on the blocking executor with the puts queued beside
+  // it (up to max_batch_bytes a commit); resumes on the caller's executor once that commit is on
+  // disk. Error(unavailable) on a full map or an I/O error, Error(internal) on a key LMDB cannot
+  // hold (empty or longer than its max key size). A put that fails fails alone: its batch is
+  // then written again one put a commit.
   boost::asio::awaitable<void> put(std::string key, SharedBytes value) override;
+
+  // Commits written so far (a batch of puts is one): for tests and metrics.
+  std::uint64_t commits() const noexcept { return commits_.load(std::memory_order_relaxed); }
 
   boost::asio::awaitable<bool> ping() override;
 
@@ -65,9 +82,19 @@ class LmdbStore : public Store {
     void operator()(MDB_env* env) const noexcept;
   };
 
+  // A put waiting for its commit, and how its caller is resumed (on the caller's executor).
+  struct PendingPut {
+    std::string key;
+    SharedBytes value;
+    std::function<void(std::exception_ptr)> complete;
+  };
+
   void check_key(std::string_view key) const;
   void write(std::string_view key, std::string_view value);
-  boost::asio::awaitable<void> write_on_pool(std::string key, SharedBytes value);
+  void enqueue(PendingPut put);
+  // The writer, on the blocking executor: commits batches until the queue is empty.
+  void write_batches();
+  void commit_batch(std::vector<PendingPut>& batch);
   // What a lookup found: the value copied out, or only that it is larger than `copy_limit`.
   struct Lookup {
     std::optional<SharedBytes> value;
@@ -80,7 +107,14 @@ class LmdbStore : public Store {
   std::size_t max_key_size_ = 0;
   std::size_t max_value_bytes_ = 0;
   std::size_t inline_copy_bytes_ = 0;
+  std::size_t max_batch_bytes_ = 0;
   boost::asio::any_io_executor blocking_;
+
+  std::mutex queue_mutex_;
+  std::condition_variable writer_done_;  // the destructor waits on it for a running writer
+  std::vector<PendingPut> queue_;        // guarded by queue_mutex_
+  bool writing_ = false;                 // a writer is posted or running; guarded by queue_mutex_
+  std::atomic<std::uint64_t> commits_{0};
 };
 
 }  // namespace imagecpp::store

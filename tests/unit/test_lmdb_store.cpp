@@ -1,5 +1,6 @@
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <atomic>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
@@ -340,4 +341,95 @@ TEST_F(LmdbStoreTest, ManyReadersOfOneLargeValueAtOnceOnManyLoops) {
   EXPECT_EQ(right.load(), kReaders);
   EXPECT_EQ(written.load(), kWriters);
   EXPECT_EQ(get(store, "shared"), value);
+}
+
+namespace {
+
+// Puts started on one loop while the writer cannot run yet (its pool held): they queue for the
+// next commit. Returns how many of them had completed before the pool was released.
+struct QueuedPuts {
+  int completed_while_held = 0;
+  std::vector<std::optional<ErrorCode>> outcome;  // nullopt: written
+};
+
+QueuedPuts put_while_held(LmdbStore& store, HeldPool& blocking,
+                          const std::vector<std::pair<std::string, std::string>>& puts) {
+  blocking.hold();
+  boost::asio::io_context io(1);
+  QueuedPuts result;
+  result.outcome.resize(puts.size());
+  std::vector<bool> done(puts.size(), false);
+  for (std::size_t i = 0; i < puts.size(); ++i) {
+    boost::asio::co_spawn(
+        io,
+        [&store, &puts, &result, &done, i]() -> boost::asio::awaitable<void> {
+          try {
+            co_await store.put(puts[i].first, share(puts[i].second));
+          } catch (const Error& e) {
+            result.outcome[i] = e.code();
+          }
+          done[i] = true;
+        },
+        boost::asio::detached);
+  }
+  io.poll();  // every put queued; none can be written yet
+  result.completed_while_held = static_cast<int>(std::count(done.begin(), done.end(), true));
+  blocking.release();
+  io.run();  // until every put is answered
+  return result;
+}
+
+}  // namespace
+
+// Group commit: puts that arrive while the writer is busy share one commit, and none is answered
+// before that commit is done.
+TEST_F(LmdbStoreTest, PutsQueuedMeanwhileShareOneCommit) {
+  HeldPool blocking;
+  LmdbStore store(config(), blocking.executor());
+  std::vector<std::pair<std::string, std::string>> puts;
+  for (int i = 0; i < 32; ++i) {
+    puts.emplace_back("key-" + std::to_string(i), random_bytes(1000 + i, i));
+  }
+  const std::uint64_t before = store.commits();
+  const QueuedPuts result = put_while_held(store, blocking, puts);
+  EXPECT_EQ(result.completed_while_held, 0) << "a put was answered before its commit";
+  EXPECT_EQ(store.commits() - before, 1u);
+  for (std::size_t i = 0; i < puts.size(); ++i) {
+    EXPECT_FALSE(result.outcome[i]) << puts[i].first;
+    EXPECT_EQ(get(store, puts[i].first), puts[i].second) << puts[i].first;
+  }
+}
+
+// A put the map cannot hold fails its batch's transaction: the others are written one a commit.
+TEST_F(LmdbStoreTest, AFailingPutFailsAloneInItsBatch) {
+  HeldPool blocking;
+  LmdbStore store(config(std::size_t{1} << 20), blocking.executor());
+  const std::vector<std::pair<std::string, std::string>> puts = {
+      {"small-1", "fits"}, {"big", random_bytes(2 << 20, 4)}, {"small-2", "fits too"}};
+  const std::uint64_t before = store.commits();
+  const QueuedPuts result = put_while_held(store, blocking, puts);
+  EXPECT_FALSE(result.outcome[0]);
+  EXPECT_EQ(result.outcome[1], ErrorCode::unavailable);
+  EXPECT_FALSE(result.outcome[2]);
+  EXPECT_EQ(store.commits() - before, 2u);  // the batch failed; the two small ones alone
+  EXPECT_EQ(get(store, "small-1"), "fits");
+  EXPECT_EQ(get(store, "big"), std::nullopt);
+  EXPECT_EQ(get(store, "small-2"), "fits too");
+}
+
+// A commit takes at most max_batch_bytes of values (but always one put, however large).
+TEST_F(LmdbStoreTest, ACommitTakesAtMostTheBatchBytes) {
+  HeldPool blocking;
+  LmdbConfig c = config();
+  c.max_batch_bytes = 100000;
+  LmdbStore store(c, blocking.executor());
+  std::vector<std::pair<std::string, std::string>> puts;
+  for (int i = 0; i < 5; ++i) puts.emplace_back("k" + std::to_string(i), random_bytes(40000, i));
+  puts.emplace_back("huge", random_bytes(300000, 9));  // over the bound: a commit of its own
+  const std::uint64_t before = store.commits();
+  const QueuedPuts result = put_while_held(store, blocking, puts);
+  EXPECT_EQ(result.completed_while_held, 0);
+  // 40+40 | 40+40 | 40 (the next 300 000 would pass the bound) | 300 000 alone.
+  EXPECT_EQ(store.commits() - before, 4u);
+  for (const auto& [key, value] : puts) EXPECT_EQ(get(store, key), value) << key;
 }
