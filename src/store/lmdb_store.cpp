@@ -161,7 +161,7 @@ boost::asio::awaitable<void> LmdbStore::put(std::string key, SharedBytes value) 
   // capturing closure made inside a co_await expression twice).
   co_await boost::asio::async_initiate<const boost::asio::use_awaitable_t<>&,
                                        void(std::exception_ptr)>(
-      [this](auto handler, std::string k, SharedBytes v) {
+      [this](auto handler, std::string&& k, SharedBytes&& v) {
         using Handler = decltype(handler);
         boost::asio::any_io_executor resume = boost::asio::get_associated_executor(handler);
         // std::function needs a copyable target: the handler is shared, and moved out of the
