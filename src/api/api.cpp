@@ -308,7 +308,13 @@ awaitable<http::Response> Api::upload(Context& ctx) {
   std::string bytes;
   switch (body_kind(ctx.request)) {
     case BodyKind::json:
-      bytes = decode_json_upload(body);
+      if (settings_.offload && body.size() > settings_.inline_json_bytes) {
+        // Parsing and decoding a whole body grows with the image: off the network thread.
+        auto decode = [&body] { return decode_json_upload(body); };
+        bytes = co_await run_on(settings_.offload, std::move(decode));
+      } else {
+        bytes = decode_json_upload(body);
+      }
       break;
     case BodyKind::raw:
       bytes = std::move(body);

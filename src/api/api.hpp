@@ -28,8 +28,9 @@ struct ApiSettings {
   std::function<bool()> broker_connected{};
   // AVIF is negotiated only for a Size whose box fits this many pixels (the domain's limit).
   std::uint64_t max_avif_pixels = 4'000'000;
-  // Where the JSON answer of an image over `inline_json_bytes` is encoded (a pool), so that the
-  // network thread serves other connections meanwhile; none: on the calling thread.
+  // Where the JSON answer of an image over `inline_json_bytes` is encoded, and a JSON upload
+  // body over that size decoded (a pool), so that the network thread serves other connections
+  // meanwhile; none: on the calling thread.
   boost::asio::any_io_executor offload{};
   std::size_t inline_json_bytes = kInlineJsonBytes;
 };

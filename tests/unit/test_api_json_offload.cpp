@@ -18,6 +18,7 @@
 #include "api/api.hpp"
 #include "api/image_json.hpp"
 #include "auth/static_verifier.hpp"
+#include "core/base64.hpp"
 #include "core/bytes_cache.hpp"
 #include "core/worker_pool.hpp"
 #include "held_pool.hpp"
@@ -163,6 +164,85 @@ TEST_F(ApiJsonOffload, ConcurrentFirstReadersOfOneLargeAnswerShareOneEncoding) {
     EXPECT_EQ(a.status, 200u);
     EXPECT_EQ(a.body, answers.front().body) << "encoded more than once";
   }
+}
+
+}  // namespace imagecpp
+
+namespace imagecpp {
+namespace {
+
+class ApiUploadOffload : public ApiJsonOffload {
+ protected:
+  asio::awaitable<Answer> post_json(std::string body) {
+    http::Request request{boost::beast::http::verb::post, "/v1/image", 11};
+    request.set(boost::beast::http::field::authorization, "Bearer t");
+    request.set(boost::beast::http::field::content_type, "application/json");
+    request.body() = std::move(body);
+    request.prepare_payload();
+    http::Exchange exchange;
+    http::Response response = co_await api_.handle(request, exchange);
+    Answer answer{response.result_int(), response.body(), std::this_thread::get_id()};
+    co_return answer;
+  }
+
+  // A JSON upload body of exactly `size` bytes whose payload is not base64: answered 400 by the
+  // decode itself, before any other step that could wait (worker, store).
+  static std::string invalid_body(std::size_t size) {
+    const std::string head = R"({"image":"data:image/jpeg;base64,)";
+    const std::string tail = "\"}";
+    return head + std::string(size - head.size() - tail.size(), '*') + tail;
+  }
+};
+
+}  // namespace
+
+// At the limit: decoded on the calling thread, the answer ready while the pool cannot run.
+TEST_F(ApiUploadOffload, ASmallBodyIsDecodedOnTheCallingThread) {
+  offload_.hold();
+  asio::io_context io(1);
+  auto answer =
+      asio::co_spawn(io, post_json(invalid_body(api::kInlineJsonBytes)), asio::use_future);
+  io.poll();
+  const bool inline_answer = test::ready(answer);
+  offload_.release();
+  io.restart();
+  io.run();
+  EXPECT_TRUE(inline_answer) << "the small body waited for the pool";
+  EXPECT_EQ(answer.get().status, 400u);
+}
+
+// One byte over: the decode waits for the pool (held), and the answer comes back on the caller's
+// thread once the pool runs it.
+TEST_F(ApiUploadOffload, ALargeBodyIsDecodedOnThePoolAndResumesOnTheCaller) {
+  offload_.hold();
+  asio::io_context io(1);
+  auto answer =
+      asio::co_spawn(io, post_json(invalid_body(api::kInlineJsonBytes + 1)), asio::use_future);
+  io.poll();
+  EXPECT_FALSE(test::ready(answer)) << "decoded without the pool";
+  offload_.release();
+  io.restart();
+  io.run();
+  const Answer got = answer.get();
+  EXPECT_EQ(got.status, 400u);
+  EXPECT_EQ(got.resumed_on, std::this_thread::get_id());
+}
+
+// A valid large upload decoded on the pool is stored as sent.
+TEST_F(ApiUploadOffload, ALargeValidUploadIsStoredAsSent) {
+  const std::string bytes = jpeg_of_size(api::kInlineJsonBytes);
+  const std::string body = R"({"image":"data:image/jpeg;base64,)" + base64::encode(bytes) + "\"}";
+  ASSERT_GT(body.size(), api::kInlineJsonBytes);
+  asio::io_context io(1);
+  auto answer = asio::co_spawn(io, post_json(body), asio::use_future);
+  io.run();
+  const Answer got = answer.get();
+  ASSERT_EQ(got.status, 200u) << (got.body ? *got.body : "");
+  const std::string json = *got.body;
+  const std::string id = json.substr(json.find(":\"") + 2, 36);
+  const std::optional<SharedBytes> stored = test::run_awaitable(store_.get(id));
+  ASSERT_TRUE(stored);
+  EXPECT_EQ(**stored, bytes);
 }
 
 }  // namespace imagecpp
