@@ -10,6 +10,7 @@ import concurrent.futures
 import re
 import struct
 import threading
+import time
 
 from haproxy_server import SERVERS, Haproxy
 from remote_service import RemoteService, new_token
@@ -96,6 +97,18 @@ class Fleet:
     def owner_counts(self):
         """[image reads answered] per instance, in server order."""
         return [count(svc, IMAGE_ROUTES) for svc in self.instances]
+
+    def owner_counts_after(self, before, reads, seconds=30):
+        """owner_counts() once `reads` more are counted in all since `before`. An instance counts
+        a request just after it has written the answer: a client that has its answer may scrape
+        before the count, on a loaded machine. Past `seconds`, the counts as they are (the
+        caller's assertion then says what is missing)."""
+        deadline = time.monotonic() + seconds
+        while True:
+            after = self.owner_counts()
+            if sum(after) - sum(before) >= reads or time.monotonic() > deadline:
+                return after
+            time.sleep(0.02)
 
 
 class Recorder:
