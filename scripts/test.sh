@@ -75,7 +75,21 @@ if ((!FAST)); then
   # stress tests of each. Not the domain's stress test: it renders images from many loops, slow
   # under TSan (it runs in stage 1). No test here has a render deadline or a wall-time bound: the
   # image workers are niced, and a busy machine starves them (the TSan stage once took 24 s).
-  ./build/tsan/tests/unit_tests --gtest_brief=1 --gtest_filter='*RequestTable*:*InflightBudget*:*BytesCache*:*SingleFlight*:*WorkerPool*:*Gate*:*TokenCache*:*CachingVerifier*:*RemoteVerifier*:*Redis*:*Lmdb*:*ImageService*:*LogoutConsumer*:*Offload*:-*ImageServiceStress*'
+  # Two shards at once (the tests are independent: stage 1 runs them in parallel too); much of
+  # their time is spent waiting on Redis, RabbitMQ and timers.
+  tsan_filter='*RequestTable*:*InflightBudget*:*BytesCache*:*SingleFlight*:*WorkerPool*:*Gate*:*TokenCache*:*CachingVerifier*:*RemoteVerifier*:*Redis*:*Lmdb*:*ImageService*:*LogoutConsumer*:*Offload*:*TimeText*:-*ImageServiceStress*'
+  tsan_pids=()
+  for shard in 0 1; do
+    GTEST_TOTAL_SHARDS=2 GTEST_SHARD_INDEX=$shard ./build/tsan/tests/unit_tests --gtest_brief=1 \
+      --gtest_filter="$tsan_filter" >"build/tsan/shard$shard.log" 2>&1 &
+    tsan_pids+=($!)
+  done
+  tsan_failed=0
+  for shard in 0 1; do
+    wait "${tsan_pids[$shard]}" || tsan_failed=1
+    cat "build/tsan/shard$shard.log"
+  done
+  ((tsan_failed == 0)) || { echo "TSan stage failed" >&2; exit 1; }
 
   stage "3/4 fuzzing: ${FUZZ_SECONDS}s per target"
   CC=clang CXX=clang++ configure_and_build build/fuzz -DCMAKE_BUILD_TYPE=Release \
