@@ -8,6 +8,7 @@
 #include <boost/beast/http/field.hpp>
 #include <cstdint>
 #include <iterator>
+#include <type_traits>
 
 #include "api/accept.hpp"
 #include "api/assets.hpp"
@@ -50,6 +51,16 @@ void take_correlation_id(const http::Request& r, std::string& out) {
   } else {
     uuid::generate_fast(out);  // ours need only be unique, not unguessable: no OS entropy
   }
+}
+
+// Work that grows with an image (a JSON answer's encoding, an upload body's decoding): on the
+// offload pool above `inline_json_bytes`, else here (a hand-off costs more than a thumbnail's
+// encoding). As for any callable handed to a coroutine function, name the job, then move it in.
+template <class Job>
+awaitable<std::invoke_result_t<Job&>> run_by_size(const ApiSettings& settings, std::size_t bytes,
+                                                  Job job) {
+  if (!settings.offload || bytes <= settings.inline_json_bytes) co_return job();
+  co_return co_await run_on(settings.offload, std::move(job));
 }
 
 enum class TagMatch { none, tag, any };
@@ -307,15 +318,11 @@ awaitable<http::Response> Api::upload(Context& ctx) {
   if (body.empty()) throw Error::bad_input("image", "image is required");
   std::string bytes;
   switch (body_kind(ctx.request)) {
-    case BodyKind::json:
-      if (settings_.offload && body.size() > settings_.inline_json_bytes) {
-        // Parsing and decoding a whole body grows with the image: off the network thread.
-        auto decode = [&body] { return decode_json_upload(body); };
-        bytes = co_await run_on(settings_.offload, std::move(decode));
-      } else {
-        bytes = decode_json_upload(body);
-      }
+    case BodyKind::json: {
+      auto decode = [&body] { return decode_json_upload(body); };
+      bytes = co_await run_by_size(settings_, body.size(), std::move(decode));
       break;
+    }
     case BodyKind::raw:
       bytes = std::move(body);
       break;
@@ -402,15 +409,10 @@ awaitable<SharedBytes> Api::encode_json(const std::string& id, std::optional<int
                                         std::optional<image::Format> format,
                                         const std::string& etag) {
   const image::Image image = co_await load(id, size, format);
-  SharedBytes body;
-  if (!settings_.offload || image.bytes->size() <= settings_.inline_json_bytes) {
-    body = share(image_json(id, image));
-  } else {
-    // Milliseconds of base64 for a large original: on the pool, the network thread meanwhile
-    // serves its other connections. Still inside the single flight: one encoding per tag.
-    auto encode = [&id, &image] { return share(image_json(id, image)); };
-    body = co_await run_on(settings_.offload, std::move(encode));
-  }
+  // Milliseconds of base64 for a large original. Still inside the single flight: one encoding
+  // per tag.
+  auto encode = [&id, &image] { return share(image_json(id, image)); };
+  SharedBytes body = co_await run_by_size(settings_, image.bytes->size(), std::move(encode));
   cache_.put(etag, body);
   co_return body;
 }

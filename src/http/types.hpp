@@ -25,7 +25,8 @@ using Response = boost::beast::http::response<SharedBody, Fields>;
 // Filled by the application while handling, read by the server for the access log and metrics.
 struct Exchange {
   // A route template with static storage (bounded label cardinality, no copy per request).
-  std::string_view route = "unmatched";
+  static constexpr std::string_view kUnmatched = "unmatched";
+  std::string_view route = kUnmatched;
   std::string correlation_id;
   std::string user;            // a user id once authenticated, never a token
   bool authenticated = false;  // the token was checked before the body was read
@@ -33,7 +34,7 @@ struct Exchange {
   // Ready for the connection's next request; the strings keep their capacity (no allocation
   // per request for an id once the connection has held one).
   void reset() {
-    route = "unmatched";
+    route = kUnmatched;
     correlation_id.clear();
     user.clear();
     authenticated = false;

@@ -8,13 +8,13 @@
 #include <boost/asio/post.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <cerrno>
-#include <iterator>
 #include <optional>
 #include <string>
 #include <type_traits>
 #include <utility>
 
 #include "core/error.hpp"
+#include "core/hand_back.hpp"
 #include "core/offload.hpp"
 
 namespace imagecpp::store {
@@ -114,12 +114,15 @@ void LmdbStore::check_key(std::string_view key) const {
   }
 }
 
-void LmdbStore::write(std::string_view key, std::string_view value) {
+void LmdbStore::write(std::span<const PendingPut> puts) {
   Txn txn(env_.get(), 0);
-  MDB_val k = as_val(key);
-  MDB_val v = as_val(value);
-  check(mdb_put(txn.get(), dbi_, &k, &v, 0), "put");
+  for (const PendingPut& p : puts) {
+    MDB_val k = as_val(p.key);
+    MDB_val v = as_val(*p.value);
+    check(mdb_put(txn.get(), dbi_, &k, &v, 0), "put");
+  }
   txn.commit();
+  commits_.fetch_add(1, std::memory_order_relaxed);
 }
 
 LmdbStore::Lookup LmdbStore::read(std::string_view key, std::size_t copy_limit) const {
@@ -159,24 +162,13 @@ boost::asio::awaitable<void> LmdbStore::put(std::string key, SharedBytes value) 
   if (!value) throw Error(ErrorCode::internal, "lmdb: put of a null value");
   // The initiation captures only `this`; the rest comes as arguments (GCC 12 destroys a
   // capturing closure made inside a co_await expression twice).
-  co_await boost::asio::async_initiate<const boost::asio::use_awaitable_t<>&,
-                                       void(std::exception_ptr)>(
+  co_await boost::asio::async_initiate<const boost::asio::use_awaitable_t<>&, PutSignature>(
       [this](auto handler, std::string&& k, SharedBytes&& v) {
-        using Handler = decltype(handler);
         boost::asio::any_io_executor resume = boost::asio::get_associated_executor(handler);
-        // std::function needs a copyable target: the handler is shared, and moved out of the
-        // function into the hand-back when the commit is done, so that the writer's thread keeps
-        // no reference to it once the caller runs.
-        auto shared = std::make_shared<std::optional<Handler>>(std::move(handler));
         enqueue(PendingPut{.key = std::move(k),
                            .value = std::move(v),
-                           .complete = [shared, resume](std::exception_ptr error) {
-                             Handler done = std::move(**shared);
-                             shared->reset();
-                             boost::asio::post(resume, [done = std::move(done), error]() mutable {
-                               std::move(done)(error);
-                             });
-                           }});
+                           .handler = std::move(handler),
+                           .resume = std::move(resume)});
       },
       boost::asio::use_awaitable, std::move(key), std::move(value));
 }
@@ -202,36 +194,30 @@ void LmdbStore::write_batches() {
         return;
       }
       std::size_t bytes = 0;
-      std::size_t taken = 0;
-      while (taken < queue_.size() &&
-             (taken == 0 || bytes + queue_[taken].value->size() <= max_batch_bytes_)) {
-        bytes += queue_[taken].value->size();
-        ++taken;
+      while (!queue_.empty() &&
+             (batch.empty() || bytes + queue_.front().value->size() <= max_batch_bytes_)) {
+        bytes += queue_.front().value->size();
+        batch.push_back(std::move(queue_.front()));
+        queue_.pop_front();
       }
-      batch.assign(std::make_move_iterator(queue_.begin()),
-                   std::make_move_iterator(queue_.begin() + static_cast<std::ptrdiff_t>(taken)));
-      queue_.erase(queue_.begin(), queue_.begin() + static_cast<std::ptrdiff_t>(taken));
     }
     commit_batch(batch);
   }
 }
 
 void LmdbStore::commit_batch(std::vector<PendingPut>& batch) {
+  const auto complete = [](PendingPut& p, std::exception_ptr error) {
+    const bool written = !error;
+    hand_back(p.resume, std::move(p.handler), std::move(error), written);
+  };
   std::exception_ptr error;
   try {
-    Txn txn(env_.get(), 0);
-    for (const PendingPut& p : batch) {
-      MDB_val k = as_val(p.key);
-      MDB_val v = as_val(*p.value);
-      check(mdb_put(txn.get(), dbi_, &k, &v, 0), "put");
-    }
-    txn.commit();
-    commits_.fetch_add(1, std::memory_order_relaxed);
+    write(batch);
   } catch (...) {
     error = std::current_exception();
   }
   if (!error || batch.size() == 1) {
-    for (PendingPut& p : batch) p.complete(error);
+    for (PendingPut& p : batch) complete(p, error);
     return;
   }
   // One put that cannot be written (a full map) fails its whole transaction: each alone then,
@@ -239,12 +225,11 @@ void LmdbStore::commit_batch(std::vector<PendingPut>& batch) {
   for (PendingPut& p : batch) {
     std::exception_ptr own;
     try {
-      write(p.key, *p.value);
-      commits_.fetch_add(1, std::memory_order_relaxed);
+      write(std::span<const PendingPut>(&p, 1));
     } catch (...) {
       own = std::current_exception();
     }
-    p.complete(own);
+    complete(p, std::move(own));
   }
 }
 

@@ -4,15 +4,17 @@
 // file. Puts that arrive while a commit is being written share the next one (group commit):
 // one fsync for all of them instead of one each, one after the other.
 #include <atomic>
+#include <boost/asio/any_completion_handler.hpp>
 #include <boost/asio/any_io_executor.hpp>
 #include <condition_variable>
 #include <cstddef>
 #include <cstdint>
+#include <deque>
 #include <exception>
 #include <filesystem>
-#include <functional>
 #include <memory>
 #include <mutex>
+#include <span>
 #include <string_view>
 #include <vector>
 
@@ -82,19 +84,23 @@ class LmdbStore : public Store {
     void operator()(MDB_env* env) const noexcept;
   };
 
-  // A put waiting for its commit, and how its caller is resumed (on the caller's executor).
+  // A put waiting for its commit, and its caller, resumed on its own executor (hand_back) with
+  // whether the put was written.
+  using PutSignature = void(std::exception_ptr, bool);
   struct PendingPut {
     std::string key;
     SharedBytes value;
-    std::function<void(std::exception_ptr)> complete;
+    boost::asio::any_completion_handler<PutSignature> handler;
+    boost::asio::any_io_executor resume;
   };
 
   void check_key(std::string_view key) const;
-  void write(std::string_view key, std::string_view value);
   void enqueue(PendingPut put);
   // The writer, on the blocking executor: commits batches until the queue is empty.
   void write_batches();
   void commit_batch(std::vector<PendingPut>& batch);
+  // Writes `puts` in one transaction and commits it; throws on any failure (nothing written).
+  void write(std::span<const PendingPut> puts);
   // What a lookup found: the value copied out, or only that it is larger than `copy_limit`.
   struct Lookup {
     std::optional<SharedBytes> value;
@@ -112,8 +118,10 @@ class LmdbStore : public Store {
 
   std::mutex queue_mutex_;
   std::condition_variable writer_done_;  // the destructor waits on it for a running writer
-  std::vector<PendingPut> queue_;        // guarded by queue_mutex_
-  bool writing_ = false;                 // a writer is posted or running; guarded by queue_mutex_
+  // Guarded by queue_mutex_. A deque: puts leave it from the front one by one, moved out, never
+  // shifted by assignment (Boost 1.81's any_completion_handler wraps itself on move-assignment).
+  std::deque<PendingPut> queue_;
+  bool writing_ = false;  // a writer is posted or running; guarded by queue_mutex_
   std::atomic<std::uint64_t> commits_{0};
 };
 

@@ -69,6 +69,24 @@ class ApiJsonOffload : public ::testing::Test {
     co_return answer;
   }
 
+  // Runs `request` on a loop of its own while the offload pool is held: whether it was answered
+  // before the pool could run anything, then its answer once the pool was released.
+  struct HeldRun {
+    bool answered_while_held = false;
+    Answer answer;
+  };
+  HeldRun run_with_pool_held(asio::awaitable<Answer> request) {
+    offload_.hold();
+    asio::io_context io(1);
+    auto answer = asio::co_spawn(io, std::move(request), asio::use_future);
+    io.poll();
+    const bool answered = test::ready(answer);
+    offload_.release();
+    io.restart();
+    io.run();
+    return {answered, answer.get()};
+  }
+
   static std::string expected_json(std::string_view id, const std::string& bytes) {
     return api::image_json(id, image::Image{share(bytes), image::Format::jpeg});
   }
@@ -100,15 +118,9 @@ TEST_F(ApiJsonOffload, ALargeAnswerIsEncodedOnThePoolAndResumesOnTheCaller) {
   const std::string bytes = jpeg_of_size(api::kInlineJsonBytes + 1);
   store(kLargeId, bytes);
   warm(kLargeId);
-  offload_.hold();
-  asio::io_context io(1);
-  auto answer = asio::co_spawn(io, get_json(std::string(kLargeId)), asio::use_future);
-  io.poll();
-  EXPECT_FALSE(test::ready(answer)) << "encoded without the pool";
-  offload_.release();
-  io.restart();
-  io.run();
-  const Answer got = answer.get();
+  const HeldRun run = run_with_pool_held(get_json(std::string(kLargeId)));
+  EXPECT_FALSE(run.answered_while_held) << "encoded without the pool";
+  const Answer& got = run.answer;
   EXPECT_EQ(got.status, 200u);
   ASSERT_TRUE(got.body);
   EXPECT_EQ(*got.body, expected_json(kLargeId, bytes));
@@ -120,16 +132,9 @@ TEST_F(ApiJsonOffload, ASmallAnswerIsEncodedOnTheCallingThread) {
   const std::string bytes = jpeg_of_size(api::kInlineJsonBytes);
   store(kSmallId, bytes);
   warm(kSmallId);
-  offload_.hold();
-  asio::io_context io(1);
-  auto answer = asio::co_spawn(io, get_json(std::string(kSmallId)), asio::use_future);
-  io.poll();
-  const bool inline_answer = test::ready(answer);
-  offload_.release();
-  io.restart();
-  io.run();
-  EXPECT_TRUE(inline_answer) << "the small answer waited for the pool";
-  const Answer got = answer.get();
+  const HeldRun run = run_with_pool_held(get_json(std::string(kSmallId)));
+  EXPECT_TRUE(run.answered_while_held) << "the small answer waited for the pool";
+  const Answer& got = run.answer;
   EXPECT_EQ(got.status, 200u);
   ASSERT_TRUE(got.body);
   EXPECT_EQ(*got.body, expected_json(kSmallId, bytes));
@@ -198,34 +203,18 @@ class ApiUploadOffload : public ApiJsonOffload {
 
 // At the limit: decoded on the calling thread, the answer ready while the pool cannot run.
 TEST_F(ApiUploadOffload, ASmallBodyIsDecodedOnTheCallingThread) {
-  offload_.hold();
-  asio::io_context io(1);
-  auto answer =
-      asio::co_spawn(io, post_json(invalid_body(api::kInlineJsonBytes)), asio::use_future);
-  io.poll();
-  const bool inline_answer = test::ready(answer);
-  offload_.release();
-  io.restart();
-  io.run();
-  EXPECT_TRUE(inline_answer) << "the small body waited for the pool";
-  EXPECT_EQ(answer.get().status, 400u);
+  const HeldRun run = run_with_pool_held(post_json(invalid_body(api::kInlineJsonBytes)));
+  EXPECT_TRUE(run.answered_while_held) << "the small body waited for the pool";
+  EXPECT_EQ(run.answer.status, 400u);
 }
 
 // One byte over: the decode waits for the pool (held), and the answer comes back on the caller's
 // thread once the pool runs it.
 TEST_F(ApiUploadOffload, ALargeBodyIsDecodedOnThePoolAndResumesOnTheCaller) {
-  offload_.hold();
-  asio::io_context io(1);
-  auto answer =
-      asio::co_spawn(io, post_json(invalid_body(api::kInlineJsonBytes + 1)), asio::use_future);
-  io.poll();
-  EXPECT_FALSE(test::ready(answer)) << "decoded without the pool";
-  offload_.release();
-  io.restart();
-  io.run();
-  const Answer got = answer.get();
-  EXPECT_EQ(got.status, 400u);
-  EXPECT_EQ(got.resumed_on, std::this_thread::get_id());
+  const HeldRun run = run_with_pool_held(post_json(invalid_body(api::kInlineJsonBytes + 1)));
+  EXPECT_FALSE(run.answered_while_held) << "decoded without the pool";
+  EXPECT_EQ(run.answer.status, 400u);
+  EXPECT_EQ(run.answer.resumed_on, std::this_thread::get_id());
 }
 
 // A valid large upload decoded on the pool is stored as sent.

@@ -433,3 +433,29 @@ TEST_F(LmdbStoreTest, ACommitTakesAtMostTheBatchBytes) {
   EXPECT_EQ(store.commits() - before, 4u);
   for (const auto& [key, value] : puts) EXPECT_EQ(get(store, key), value) << key;
 }
+
+// Many clients write one key at the same moment from four loops (as concurrent re-computations
+// of one variant do): every put is answered, written, and the key holds one of their values
+// whole; the queue and the writer are shared by all of them.
+TEST_F(LmdbStoreTest, ManyClientsPutOneKeyAtOnceOnManyLoops) {
+  LmdbStore store(config(), pool_.get_executor());
+  constexpr int kClients = 48;
+  std::vector<std::string> values;
+  for (int i = 0; i < kClients; ++i) values.push_back(random_bytes(20000 + i, i));
+  imagecpp::test::Loops loops(4);
+  std::atomic<int> written{0};
+  for (int i = 0; i < kClients; ++i) {
+    auto client = [&store, &values, &written, i]() -> boost::asio::awaitable<void> {
+      co_await store.put("one-key", share(values[static_cast<std::size_t>(i)]));
+      written.fetch_add(1);
+    };
+    boost::asio::co_spawn(loops[static_cast<std::size_t>(i)], std::move(client),
+                          boost::asio::detached);
+  }
+  loops.run();
+  EXPECT_EQ(written.load(), kClients);
+  const std::optional<std::string> stored = get(store, "one-key");
+  ASSERT_TRUE(stored);
+  EXPECT_NE(std::find(values.begin(), values.end(), *stored), values.end())
+      << "the key holds no client's value whole";
+}
