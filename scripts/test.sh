@@ -77,7 +77,7 @@ if ((!FAST)); then
   # image workers are niced, and a busy machine starves them (the TSan stage once took 24 s).
   # Two shards at once (the tests are independent: stage 1 runs them in parallel too); much of
   # their time is spent waiting on Redis, RabbitMQ and timers.
-  tsan_filter='*RequestTable*:*InflightBudget*:*BytesCache*:*SingleFlight*:*WorkerPool*:*Gate*:*TokenCache*:*CachingVerifier*:*RemoteVerifier*:*Redis*:*Lmdb*:*ImageService*:*LogoutConsumer*:*Offload*:*TimeText*:-*ImageServiceStress*'
+  tsan_filter='*RequestTable*:*InflightBudget*:*BytesCache*:*SingleFlight*:*WorkerPool*:*Gate*:*TokenCache*:*CachingVerifier*:*RemoteVerifier*:*Redis*:*Lmdb*:*ImageService*:*LogoutConsumer*:*Offload*:*TimeText*:*LineBatches*:-*ImageServiceStress*'
   tsan_pids=()
   for shard in 0 1; do
     GTEST_TOTAL_SHARDS=2 GTEST_SHARD_INDEX=$shard ./build/tsan/tests/unit_tests --gtest_brief=1 \

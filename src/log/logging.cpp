@@ -3,7 +3,6 @@
 #include <fmt/compile.h>
 #include <spdlog/pattern_formatter.h>
 #include <spdlog/sinks/base_sink.h>
-#include <spdlog/sinks/stdout_sinks.h>
 #include <spdlog/spdlog.h>
 #include <unistd.h>
 
@@ -11,9 +10,12 @@
 #include <boost/json/object.hpp>
 #include <boost/json/serialize.hpp>
 #include <cstdio>
+#include <memory>
 #include <mutex>
+#include <string_view>
 
 #include "log/escape.hpp"
+#include "log/line_batches.hpp"
 #include "log/time_text.hpp"
 
 namespace imagecpp::log {
@@ -79,29 +81,55 @@ class JsonFormatter final : public spdlog::formatter {
   } time_;
 };
 
-// spdlog's stdout sink calls fflush after every line: one write(2) per request, which on a warm
-// read costs more than the request itself. This one leaves the lines in stdio's buffer; they go
-// out when it fills, on the periodic flush and on every line of the main logger (which shares
-// stdout and flushes), so the order of lines is kept.
-class BufferedStdoutSink final : public spdlog::sinks::base_sink<std::mutex> {
+// Access lines, a batch per network thread (line_batches.hpp). A batch goes to stdio's buffer
+// whole; stdout is written when that buffer fills, on the periodic flush, and on every line of
+// the main logger, which writes the pending batches first.
+constexpr std::size_t kAccessBatchBytes = std::size_t{32} * 1024;
+std::shared_ptr<LineBatches> g_access_batches;  // set once by setup(), before any thread
+
+void write_stdout(std::string_view text) {
+  std::fwrite(text.data(), 1, text.size(), stdout);
+}
+
+// Only flushes: access() appends its lines to the batches without going through spdlog.
+class AccessSink final : public spdlog::sinks::base_sink<std::mutex> {
+ public:
+  explicit AccessSink(std::shared_ptr<LineBatches> batches) : batches_(std::move(batches)) {}
+
  protected:
   void sink_it_(const spdlog::details::log_msg& msg) override {
     spdlog::memory_buf_t line;
     formatter_->format(msg, line);
-    std::fwrite(line.data(), 1, line.size(), stdout);
+    batches_->append(std::string_view(line.data(), line.size()));
   }
-  void flush_() override { std::fflush(stdout); }
+  void flush_() override {
+    batches_->flush();
+    std::fflush(stdout);
+  }
+
+ private:
+  std::shared_ptr<LineBatches> batches_;
 };
 
-std::shared_ptr<spdlog::logger> make_logger(const std::string& name, bool buffered) {
-  spdlog::sink_ptr sink;
-  if (buffered) {
-    sink = std::make_shared<BufferedStdoutSink>();
-  } else {
-    sink = std::make_shared<spdlog::sinks::stdout_sink_mt>();
+// The main logger's lines, each written at once (as spdlog's stdout sink does), after the access
+// lines gathered so far.
+class MainSink final : public spdlog::sinks::base_sink<std::mutex> {
+ public:
+  explicit MainSink(std::shared_ptr<LineBatches> batches) : batches_(std::move(batches)) {}
+
+ protected:
+  void sink_it_(const spdlog::details::log_msg& msg) override {
+    spdlog::memory_buf_t line;
+    formatter_->format(msg, line);
+    batches_->flush();
+    std::fwrite(line.data(), 1, line.size(), stdout);
+    std::fflush(stdout);
   }
-  return std::make_shared<spdlog::logger>(name, std::move(sink));
-}
+  void flush_() override { std::fflush(stdout); }
+
+ private:
+  std::shared_ptr<LineBatches> batches_;
+};
 
 }  // namespace
 
@@ -114,16 +142,18 @@ void setup(Format format, const std::string& level) {
   if (isatty(STDOUT_FILENO) == 0) {
     std::setvbuf(stdout, stdout_buffer.data(), _IOFBF, stdout_buffer.size());
   }
-  auto main = make_logger("imagecpp", false);
-  auto access = make_logger("access", true);
+  g_access_batches = std::make_shared<LineBatches>(kAccessBatchBytes, write_stdout);
+  auto main =
+      std::make_shared<spdlog::logger>("imagecpp", std::make_shared<MainSink>(g_access_batches));
+  auto access =
+      std::make_shared<spdlog::logger>("access", std::make_shared<AccessSink>(g_access_batches));
   const std::string time = kTimePattern;
   if (format == Format::json) {
     main->set_formatter(std::make_unique<JsonFormatter>());
   } else {
     main->set_pattern(time + " %l %v", spdlog::pattern_time_type::utc);
   }
-  // access() writes its whole line, time first (log/time_text.hpp: the same format).
-  access->set_pattern("%v");
+  access->set_pattern("%v");  // access() writes its whole line (time first) to the batches
   main->set_level(spdlog::level::from_str(level));
   access->set_level(spdlog::level::info);
   main->flush_on(spdlog::level::info);
@@ -135,8 +165,8 @@ void setup(Format format, const std::string& level) {
 }
 
 void access(const AccessLine& r) {
-  static const auto logger = spdlog::get("access");
-  if (!logger) return;
+  LineBatches* const batches = g_access_batches.get();
+  if (batches == nullptr) return;  // no setup(): no log
   if (g_format == Format::json) {
     const double ms = std::chrono::duration<double, std::milli>(r.duration).count();
     // JSON delimits its strings itself: spaces may stay.
@@ -156,7 +186,8 @@ void access(const AccessLine& r) {
     append_time(std::chrono::system_clock::now(), text);
     text.append(std::string_view(R"(",)"));
     text.append(std::string_view(members).substr(1));
-    logger->info(std::string_view(text.data(), text.size()));
+    text.push_back('\n');
+    batches->append(std::string_view(text.data(), text.size()));
     return;
   }
   // Space-separated fields: a space inside a value is escaped too, or it would start a field.
@@ -173,7 +204,8 @@ void access(const AccessLine& r) {
                  f.method, f.path, r.route, r.status, r.bytes, hundredths / 100, hundredths % 100,
                  f.correlation_id);
   if (!f.user.empty()) fmt::format_to(fmt::appender(line), FMT_COMPILE(" user={}"), f.user);
-  logger->info(std::string_view(line.data(), line.size()));
+  line.push_back('\n');
+  batches->append(std::string_view(line.data(), line.size()));
 }
 
 }  // namespace imagecpp::log
