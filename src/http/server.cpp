@@ -74,12 +74,15 @@ struct Server::State : std::enable_shared_from_this<Server::State> {
   asio::awaitable<bool> wait_for_request(Connection& c, beast::flat_buffer& buffer, bool first);
   asio::awaitable<beast::error_code> read_header(Connection& c, beast::flat_buffer& buffer,
                                                  RequestParser& parser);
+  asio::awaitable<bool> take_body(Connection& c, beast::flat_buffer& buffer, RequestParser& parser,
+                                  std::optional<InflightBudget::Hold>& hold,
+                                  std::chrono::steady_clock::time_point start);
   asio::awaitable<bool> read_body(Connection& c, beast::flat_buffer& buffer, RequestParser& parser,
                                   std::chrono::steady_clock::time_point start);
   asio::awaitable<beast::error_code> write(Connection& c, Response& response);
   asio::awaitable<beast::error_code> write_at_min_rate(Connection& c, Outgoing& out);
   Response unavailable(unsigned version) const;
-  asio::awaitable<void> send(Connection& c, Response response, std::string_view method,
+  asio::awaitable<void> send(Connection& c, Response& response, std::string_view method,
                              std::string_view target, const Exchange& exchange,
                              std::chrono::steady_clock::time_point start);
   asio::awaitable<void> send_early(Connection& c, unsigned status, unsigned version,
@@ -265,7 +268,27 @@ asio::awaitable<beast::error_code> Server::State::read_header(Connection& c,
   co_return ec;
 }
 
-// Reads and answers one request. False when the connection must close.
+namespace {
+
+// Why a request whose header was read cannot be served: nullopt when it can; else the status to
+// answer before closing, or 0 to close without an answer (the peer left or timed out).
+std::optional<unsigned> refusal(const beast::error_code& ec, const RequestParser& parser,
+                                const ServerSettings& settings) {
+  if (ec == bhttp::error::header_limit) return 431;
+  if (ec == bhttp::error::body_limit) return 413;  // a declared Content-Length over the limit
+  if (ec == beast::error::timeout || ec == bhttp::error::end_of_stream) return 0;
+  if (ec) return 400;
+  if (const unsigned status = framing_error(parser.get()); status != 0) return status;
+  if (parser.content_length() && *parser.content_length() > settings.max_body_bytes) return 413;
+  return std::nullopt;
+}
+
+}  // namespace
+
+// Reads and answers one request. False when the connection must close. Rare paths (refusals, a
+// body) are in functions of their own: every object a coroutine keeps across a suspension takes
+// room in its frame, and a frame over about 1 KiB is neither recycled by Asio nor served by
+// malloc's per-thread cache (it takes the heap's lock, shared by the network threads).
 asio::awaitable<bool> Server::State::serve_one(Connection& c, beast::flat_buffer& buffer,
                                                bool first) {
   if (!co_await wait_for_request(c, buffer, first)) co_return false;
@@ -274,54 +297,20 @@ asio::awaitable<bool> Server::State::serve_one(Connection& c, beast::flat_buffer
   RequestParser parser;
   parser.header_limit(settings.max_header_bytes);
   parser.body_limit(settings.max_body_bytes);
-  beast::error_code ec = co_await read_header(c, buffer, parser);
-  if (ec == bhttp::error::header_limit) {
-    co_await send_early(c, 431, 11, start);
+  const beast::error_code ec = co_await read_header(c, buffer, parser);
+  if (const std::optional<unsigned> status = refusal(ec, parser, settings)) {
+    if (*status != 0) co_await send_early(c, *status, ec ? 11 : parser.get().version(), start);
     co_return false;
   }
-  if (ec == bhttp::error::body_limit) {  // a declared Content-Length over the limit
-    co_await send_early(c, 413, 11, start);
-    co_return false;
-  }
-  if (ec == beast::error::timeout || ec == bhttp::error::end_of_stream) co_return false;
-  if (ec) {
-    co_await send_early(c, 400, 11, start);
-    co_return false;
-  }
-  const unsigned version = parser.get().version();
-  if (const unsigned status = framing_error(parser.get()); status != 0) {
-    co_await send_early(c, status, version, start);
-    co_return false;
-  }
-  if (parser.content_length() && *parser.content_length() > settings.max_body_bytes) {
-    co_await send_early(c, 413, version, start);
-    co_return false;
-  }
-
-  Exchange& exchange = c.exchange;
-  exchange.reset();
+  c.exchange.reset();
   std::optional<InflightBudget::Hold> body_hold;
-  if (!parser.is_done()) {  // a body follows
-    // The application may answer from the header alone (no token, unknown route): the body is
-    // then never read, and the connection closes.
-    if (std::optional<Response> answer = co_await hooks.admit(parser.get(), exchange)) {
-      answer->keep_alive(false);
-      co_await send(c, std::move(*answer), parser.get().method_string(), parser.get().target(),
-                    exchange, start);
-      co_return false;
-    }
-    // Counted before any byte is read: a chunked body, of unknown size, as the largest allowed.
-    body_hold = budget.reserve(parser.content_length().value_or(settings.max_body_bytes));
-    if (!body_hold) {
-      co_await send(c, unavailable(version), "-", "-", exchange, start);
-      co_return false;
-    }
-    if (!co_await read_body(c, buffer, parser, start)) co_return false;
+  if (!parser.is_done() && !co_await take_body(c, buffer, parser, body_hold, start)) {
+    co_return false;
   }
   c.stream.expires_never();
 
   Request request = parser.release();
-  Response response = co_await hooks.handle(request, exchange);
+  Response response = co_await hooks.handle(request, c.exchange);
   body_hold.reset();
   bool keep_alive = request.keep_alive() && !c.closing && !stopping;
   // An answer the socket may not take at once is counted while it is sent (its buffer once).
@@ -329,13 +318,37 @@ asio::awaitable<bool> Server::State::serve_one(Connection& c, beast::flat_buffer
   if (SharedBody::size(response.body()) > kCountedAnswerBytes) {
     answer_hold = budget.hold_answer(response.body());
     if (!answer_hold) {
-      response = unavailable(version);
+      response = unavailable(request.version());
       keep_alive = false;
     }
   }
   response.keep_alive(keep_alive);
-  co_await send(c, std::move(response), request.method_string(), request.target(), exchange, start);
+  co_await send(c, response, request.method_string(), request.target(), c.exchange, start);
   co_return keep_alive;
+}
+
+// A body follows the header. The application may answer from the header alone (no token,
+// unknown route): the body is then never read, and the connection closes. False when the
+// connection must close (an answer, if any, was sent); else the body is in and counted in
+// `hold`.
+asio::awaitable<bool> Server::State::take_body(Connection& c, beast::flat_buffer& buffer,
+                                               RequestParser& parser,
+                                               std::optional<InflightBudget::Hold>& hold,
+                                               std::chrono::steady_clock::time_point start) {
+  if (std::optional<Response> answer = co_await hooks.admit(parser.get(), c.exchange)) {
+    answer->keep_alive(false);
+    co_await send(c, *answer, parser.get().method_string(), parser.get().target(), c.exchange,
+                  start);
+    co_return false;
+  }
+  // Counted before any byte is read: a chunked body, of unknown size, as the largest allowed.
+  hold = budget.reserve(parser.content_length().value_or(settings.max_body_bytes));
+  if (!hold) {
+    Response refused = unavailable(parser.get().version());
+    co_await send(c, refused, "-", "-", c.exchange, start);
+    co_return false;
+  }
+  co_return co_await read_body(c, buffer, parser, start);
 }
 
 // After the admission: `100 Continue` if asked, then the body under the body timeout. False
@@ -426,8 +439,9 @@ asio::awaitable<beast::error_code> Server::State::write_at_min_rate(Connection& 
   co_return ec;
 }
 
-asio::awaitable<void> Server::State::send(Connection& c, Response response, std::string_view method,
-                                          std::string_view target, const Exchange& exchange,
+asio::awaitable<void> Server::State::send(Connection& c, Response& response,
+                                          std::string_view method, std::string_view target,
+                                          const Exchange& exchange,
                                           std::chrono::steady_clock::time_point start) {
   const unsigned status = response.result_int();
   const std::uint64_t bytes = SharedBody::size(response.body());
@@ -444,7 +458,7 @@ asio::awaitable<void> Server::State::send_early(Connection& c, unsigned status, 
   Response response = hooks.early(status, version);
   response.keep_alive(false);
   const Exchange exchange{.route = "unparsed", .correlation_id = {}, .user = {}};
-  co_await send(c, std::move(response), "-", "-", exchange, start);
+  co_await send(c, response, "-", "-", exchange, start);
 }
 
 }  // namespace imagecpp::http
