@@ -262,6 +262,20 @@ stop_service() {  # engine group
   awk '/^VmHWM/ {print $2}' "/proc/$pid/status" >"$RESULTS/rss/$engine.$group.kb"
   kill -TERM "$pid"
   wait "$pid" || log "service ($engine) exited with $?"
+  trim_log "$RESULTS/logs/service.$engine.$group.log"
+}
+
+# A service's log keeps its lines other than access lines (the first 10 000) and its last 1 000
+# lines: the access lines of a warm group are gigabytes (one a request; a full run's logs once
+# filled the disk, and LMDB's commits then failed).
+trim_log() {  # file
+  local file=$1
+  {
+    grep -v '^[^ ]* access ' "$file" | head -n 10000 || true
+    echo "[bench: access lines left out above; the log's last 1000 lines follow]"
+    tail -n 1000 "$file"
+  } >"$file.kept"
+  mv "$file.kept" "$file"
 }
 
 ours_pids() {
