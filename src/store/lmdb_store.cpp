@@ -216,8 +216,14 @@ void LmdbStore::commit_batch(std::vector<PendingPut>& batch) {
   } catch (...) {
     error = std::current_exception();
   }
-  if (!error || batch.size() == 1) {
-    for (PendingPut& p : batch) complete(p, error);
+  if (!error) {
+    for (PendingPut& p : batch) complete(p, nullptr);
+    return;
+  }
+  if (batch.size() == 1) {
+    // Moved, not copied: a copy left here would be released on this thread while the caller
+    // reads the same exception object (libstdc++'s count is invisible to TSan, which flagged it).
+    complete(batch.front(), std::move(error));
     return;
   }
   // One put that cannot be written (a full map) fails its whole transaction: each alone then,
