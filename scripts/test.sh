@@ -48,7 +48,10 @@ fi
 export LSAN_OPTIONS="suppressions=$ROOT/tests/lsan.supp:print_suppressions=0"
 export ASAN_OPTIONS="detect_leaks=1:abort_on_error=0:strict_init_order=1"
 export UBSAN_OPTIONS="print_stacktrace=1:halt_on_error=1"
-export TSAN_OPTIONS="suppressions=$ROOT/tests/tsan.supp:halt_on_error=1:second_deadlock_stack=1"
+# history_size: with the default (2) the stack of an older access may be gone ("failed to restore
+# the stack"), and then the suppressions cannot match it: seen once, a codec thread's read of an
+# image's bytes (synchronised by glib's futex-based locks, invisible to TSan) against their release.
+export TSAN_OPTIONS="suppressions=$ROOT/tests/tsan.supp:halt_on_error=1:second_deadlock_stack=1:history_size=5"
 
 configure_and_build() {  # dir, then cmake options, then "--" and targets (default: all)
   local dir=$1 options=() targets=()
