@@ -91,16 +91,27 @@ void write_stdout(std::string_view text) {
   std::fwrite(text.data(), 1, text.size(), stdout);
 }
 
-// Only flushes: access() appends its lines to the batches without going through spdlog.
-class AccessSink final : public spdlog::sinks::base_sink<std::mutex> {
+// Both loggers write stdout. The access logger's lines join the calling thread's batch (access()
+// appends its lines there directly, without spdlog); the main logger's are each written at once
+// (as spdlog's stdout sink does), after the access lines gathered so far.
+class StdoutSink final : public spdlog::sinks::base_sink<std::mutex> {
  public:
-  explicit AccessSink(std::shared_ptr<LineBatches> batches) : batches_(std::move(batches)) {}
+  enum class Lines { batched, at_once };
+  StdoutSink(std::shared_ptr<LineBatches> batches, Lines lines)
+      : batches_(std::move(batches)), lines_(lines) {}
 
  protected:
   void sink_it_(const spdlog::details::log_msg& msg) override {
     spdlog::memory_buf_t line;
     formatter_->format(msg, line);
-    batches_->append(std::string_view(line.data(), line.size()));
+    const std::string_view text(line.data(), line.size());
+    if (lines_ == Lines::batched) {
+      batches_->append(text);
+      return;
+    }
+    batches_->flush();
+    write_stdout(text);
+    std::fflush(stdout);
   }
   void flush_() override {
     batches_->flush();
@@ -109,26 +120,7 @@ class AccessSink final : public spdlog::sinks::base_sink<std::mutex> {
 
  private:
   std::shared_ptr<LineBatches> batches_;
-};
-
-// The main logger's lines, each written at once (as spdlog's stdout sink does), after the access
-// lines gathered so far.
-class MainSink final : public spdlog::sinks::base_sink<std::mutex> {
- public:
-  explicit MainSink(std::shared_ptr<LineBatches> batches) : batches_(std::move(batches)) {}
-
- protected:
-  void sink_it_(const spdlog::details::log_msg& msg) override {
-    spdlog::memory_buf_t line;
-    formatter_->format(msg, line);
-    batches_->flush();
-    std::fwrite(line.data(), 1, line.size(), stdout);
-    std::fflush(stdout);
-  }
-  void flush_() override { std::fflush(stdout); }
-
- private:
-  std::shared_ptr<LineBatches> batches_;
+  Lines lines_;
 };
 
 }  // namespace
@@ -143,10 +135,11 @@ void setup(Format format, const std::string& level) {
     std::setvbuf(stdout, stdout_buffer.data(), _IOFBF, stdout_buffer.size());
   }
   g_access_batches = std::make_shared<LineBatches>(kAccessBatchBytes, write_stdout);
-  auto main =
-      std::make_shared<spdlog::logger>("imagecpp", std::make_shared<MainSink>(g_access_batches));
-  auto access =
-      std::make_shared<spdlog::logger>("access", std::make_shared<AccessSink>(g_access_batches));
+  using Lines = StdoutSink::Lines;
+  auto main = std::make_shared<spdlog::logger>(
+      "imagecpp", std::make_shared<StdoutSink>(g_access_batches, Lines::at_once));
+  auto access = std::make_shared<spdlog::logger>(
+      "access", std::make_shared<StdoutSink>(g_access_batches, Lines::batched));
   const std::string time = kTimePattern;
   if (format == Format::json) {
     main->set_formatter(std::make_unique<JsonFormatter>());
